@@ -1,0 +1,3 @@
+from sel.cli import main
+
+raise SystemExit(main())

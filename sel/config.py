@@ -1,0 +1,298 @@
+"""The one Settings object. Every environment variable SEL reads is read here and nowhere else.
+
+Values come from the process environment first, then from `.env` in the working
+directory (python-dotenv; the environment wins). A bad value raises
+:class:`~sel.errors.ConfigError` naming the variable, the value and the fix.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sel.errors import ConfigError, ModelError
+
+MODES = ("casual", "deep_focus", "playful", "quiet_companion")
+QUANTS = {"none": None, "f16": None, "4bit": "q4_0", "8bit": "q8_0"}
+SECRET_FIELDS = frozenset({"discord_token"})
+
+T = TypeVar("T")
+
+
+def default_models_dir() -> Path:
+    """`models/` beside the source checkout, else `./models` (e.g. an installed wheel)."""
+    checkout = Path(__file__).resolve().parents[1]
+    if (checkout / "pyproject.toml").exists():
+        return checkout / "models"
+    return Path.cwd() / "models"
+
+
+# File names the bundled models are written to under the models directory (see sel.models).
+DEFAULT_GGUF = "gemma-3-270m-Q4_K_M.gguf"
+DEFAULT_EMBED_DIR = "all-MiniLM-L6-v2-int8"
+DEFAULT_STT = "tiny.en"
+DEFAULT_PIPER = "en_US-joe-medium.onnx"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """SEL's effective configuration. Build it with :func:`load_settings`."""
+
+    models_dir: Path
+    data_dir: Path
+    discord_token: str | None = field(default=None, repr=False)
+    general_model: Path = Path()
+    coder_model: Path = Path()
+    vision_model: Path | None = None
+    vision_mmproj: Path | None = None
+    embed_model: Path = Path()
+    stt_model: str = DEFAULT_STT
+    piper_model: Path = Path()
+    tts_default: bool = False
+    quant: str = "none"
+    single_backend: bool = True
+    mode: str = "casual"
+    max_new_tokens: int = 128
+    stream: bool = True
+    checkins: bool = False
+    checkins_per_day: int = 3
+    drop_old_seconds: float = 30.0
+    compile: bool = False
+    gpu_layers: int | None = None
+    ctx: int = 4096
+    threads: int = 2
+    temperature: float = 0.7
+    top_p: float = 0.9
+    repeat_penalty: float = 1.1
+    seed: int = -1
+    kv_cache_mb: int = 512
+    log_level: str = "WARNING"
+    # Discord frontend
+    prefix: str = "!"
+    edit_interval: float = 1.0
+    history_limit: int = 50
+    allow_dms: bool = True
+    allowed_users: frozenset[int] = frozenset()
+    blocked_users: frozenset[int] = frozenset()
+    allowed_roles: frozenset[int] = frozenset()
+    blocked_roles: frozenset[int] = frozenset()
+    allowed_channels: frozenset[int] = frozenset()
+    blocked_channels: frozenset[int] = frozenset()
+    # Memory
+    memory_llm_extraction: bool = False
+    recall_k: int = 5
+    # Voice
+    stt_max_mb: float = 25.0
+    stt_max_seconds: float = 300.0
+
+    @property
+    def kv_cache_type(self) -> str | None:
+        """llama.cpp KV-cache type for SEL_QUANT (None keeps llama.cpp's f16 default)."""
+        return QUANTS[self.quant]
+
+    @property
+    def flash_attn(self) -> bool:
+        """SEL_COMPILE maps to flash attention; quantized V caches need it too."""
+        return self.compile or self.kv_cache_type is not None
+
+    def resolve_stt_model(self) -> Path:
+        """STT_MODEL is a path, or a model name resolved under the models directory."""
+        candidate = Path(self.stt_model).expanduser()
+        if candidate.is_absolute() or candidate.exists():
+            return candidate
+        return self.models_dir / f"faster-whisper-{self.stt_model}"
+
+    def redacted(self) -> dict[str, Any]:
+        """Every setting as plain data, secrets replaced by a marker."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name in SECRET_FIELDS:
+                value = "(set, hidden)" if value else "(not set)"
+            elif isinstance(value, Path):
+                value = str(value)
+            elif isinstance(value, frozenset):
+                value = sorted(value)
+            out[f.name] = value
+        return out
+
+
+def read_environment(dotenv_path: Path | None = None) -> dict[str, str]:
+    """The process environment overlaid on `.env` (the environment wins)."""
+    from dotenv import dotenv_values
+
+    path = dotenv_path if dotenv_path is not None else Path.cwd() / ".env"
+    values: dict[str, str] = {}
+    if path.is_file():
+        values.update({k: v for k, v in dotenv_values(path).items() if v is not None})
+    values.update(os.environ)
+    return values
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Build Settings from ``env`` (default: environment + `.env`); raise ConfigError on a bad value."""
+    env = read_environment() if env is None else env
+    r = _Reader(env)
+    models_dir = r.path("SEL_MODELS_DIR", default_models_dir())
+    settings = Settings(
+        models_dir=models_dir,
+        data_dir=r.path("SEL_DATA_DIR", Path.cwd() / "data"),
+        discord_token=r.text("DISCORD_TOKEN") or None,
+        general_model=r.path("SEL_GENERAL_MODEL", models_dir / DEFAULT_GGUF),
+        coder_model=r.path("SEL_CODER_MODEL", models_dir / DEFAULT_GGUF),
+        vision_model=r.optional_path("SEL_VISION_MODEL"),
+        vision_mmproj=r.optional_path("SEL_VISION_MMPROJ"),
+        embed_model=r.path("SEL_EMBED_MODEL", models_dir / DEFAULT_EMBED_DIR),
+        stt_model=r.text("STT_MODEL") or DEFAULT_STT,
+        piper_model=r.path("PIPER_MODEL", models_dir / DEFAULT_PIPER),
+        tts_default=r.flag("SEL_TTS_DEFAULT", False),
+        quant=r.choice("SEL_QUANT", "none", tuple(QUANTS)),
+        single_backend=r.flag("SEL_SINGLE_BACKEND", True),
+        mode=r.choice("SEL_MODE", "casual", MODES),
+        max_new_tokens=r.integer("SEL_MAX_NEW_TOKENS", 128, 1, 8192),
+        stream=r.flag("SEL_STREAM", True),
+        checkins=r.flag("SEL_CHECKINS", False),
+        checkins_per_day=r.integer("SEL_CHECKINS_PER_DAY", 3, 0, 100),
+        drop_old_seconds=r.number("SEL_DROP_OLD_SECONDS", 30.0, 0.0, 86400.0),
+        compile=r.flag("SEL_COMPILE", False),
+        gpu_layers=r.optional_integer("SEL_GPU_LAYERS", -1, 100000),
+        ctx=r.integer("SEL_CTX", 4096, 256, 262144),
+        threads=r.integer("SEL_THREADS", max(1, os.cpu_count() or 1), 1, 512),
+        temperature=r.number("SEL_TEMPERATURE", 0.7, 0.0, 5.0),
+        top_p=r.number("SEL_TOP_P", 0.9, 0.0, 1.0),
+        repeat_penalty=r.number("SEL_REPEAT_PENALTY", 1.1, 0.5, 3.0),
+        seed=r.integer("SEL_SEED", -1, -1, 2**31 - 1),
+        kv_cache_mb=r.integer("SEL_KV_CACHE_MB", 512, 0, 1 << 20),
+        log_level=r.choice("SEL_LOG_LEVEL", "WARNING", ("DEBUG", "INFO", "WARNING", "ERROR"), upper=True),
+        prefix=r.text("SEL_PREFIX") or "!",
+        edit_interval=r.number("SEL_EDIT_INTERVAL", 1.0, 0.2, 60.0),
+        history_limit=r.integer("SEL_HISTORY_LIMIT", 50, 1, 500),
+        allow_dms=r.flag("SEL_ALLOW_DMS", True),
+        allowed_users=r.ids("SEL_ALLOWED_USERS"),
+        blocked_users=r.ids("SEL_BLOCKED_USERS"),
+        allowed_roles=r.ids("SEL_ALLOWED_ROLES"),
+        blocked_roles=r.ids("SEL_BLOCKED_ROLES"),
+        allowed_channels=r.ids("SEL_ALLOWED_CHANNELS"),
+        blocked_channels=r.ids("SEL_BLOCKED_CHANNELS"),
+        memory_llm_extraction=r.flag("SEL_MEMORY_LLM_EXTRACTION", False),
+        recall_k=r.integer("SEL_RECALL_K", 5, 1, 50),
+        stt_max_mb=r.number("SEL_STT_MAX_MB", 25.0, 0.1, 1024.0),
+        stt_max_seconds=r.number("SEL_STT_MAX_SECONDS", 300.0, 1.0, 7200.0),
+    )
+    for name in ("SEL_VISION_MODEL", "SEL_VISION_MMPROJ"):
+        path = r.optional_path(name)
+        if path is not None:
+            check_gguf(name, path)
+    if (settings.vision_model is None) != (settings.vision_mmproj is None):
+        raise ConfigError(
+            "SEL_VISION_MODEL and SEL_VISION_MMPROJ go together: set both (a vision GGUF and its mmproj) or neither"
+        )
+    return settings
+
+
+def check_gguf(variable: str, path: Path) -> None:
+    """Raise ModelError unless ``path`` is a readable GGUF file."""
+    hint = f"point {variable} at a .gguf file in .env, or run `make setup` to install the default models"
+    if not path.exists():
+        raise ModelError(f"{variable}={path}: file not found; {hint}")
+    if not path.is_file():
+        raise ModelError(f"{variable}={path}: not a file; {hint}")
+    try:
+        with path.open("rb") as fh:
+            magic = fh.read(4)
+    except OSError as err:
+        raise ModelError(f"{variable}={path}: cannot be read ({err.strerror}); fix its permissions or {hint}") from None
+    if magic != b"GGUF":
+        raise ModelError(f"{variable}={path}: not a GGUF file; {hint}")
+
+
+class _Reader:
+    """Typed access to the raw string values; each failure names the variable and the fix."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+
+    def raw(self, name: str) -> str | None:
+        value = self.env.get(name)
+        if value is None:
+            return None
+        value = value.strip()
+        return value or None
+
+    def text(self, name: str) -> str:
+        return self.raw(name) or ""
+
+    def _parse(self, name: str, default: T, parse: Callable[[str], T], what: str, example: str) -> T:
+        value = self.raw(name)
+        if value is None:
+            return default
+        try:
+            return parse(value)
+        except ValueError:
+            raise ConfigError(f"{name}={value!r} is not {what}; set it to {example} in .env or unset it") from None
+
+    def flag(self, name: str, default: bool) -> bool:
+        def parse(value: str) -> bool:
+            lowered = value.lower()
+            if lowered in ("1", "true", "yes", "on"):
+                return True
+            if lowered in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(value)
+
+        return self._parse(name, default, parse, "a yes/no value", "1 or 0")
+
+    def integer(self, name: str, default: int, low: int, high: int) -> int:
+        value = self._parse(name, default, int, "a whole number", f"a number from {low} to {high}")
+        return self._in_range(name, value, low, high)
+
+    def optional_integer(self, name: str, low: int, high: int) -> int | None:
+        if self.raw(name) in (None, "auto"):
+            return None
+        return self.integer(name, 0, low, high)
+
+    def number(self, name: str, default: float, low: float, high: float) -> float:
+        value = self._parse(name, default, float, "a number", f"a number from {low:g} to {high:g}")
+        return self._in_range(name, value, low, high)
+
+    def _in_range(self, name: str, value: T, low: Any, high: Any) -> T:
+        if not low <= value <= high:  # type: ignore[operator]
+            raise ConfigError(f"{name}={value} is out of range; set it to a number from {low:g} to {high:g}")
+        return value
+
+    def choice(self, name: str, default: str, choices: tuple[str, ...], upper: bool = False) -> str:
+        value = self.raw(name)
+        if value is None:
+            return default
+        value = value.upper() if upper else value.lower()
+        if value not in choices:
+            raise ConfigError(f"{name}={value!r} is not a known value; use one of: {', '.join(choices)}")
+        return value
+
+    def path(self, name: str, default: Path) -> Path:
+        value = self.raw(name)
+        return Path(value).expanduser() if value else default
+
+    def optional_path(self, name: str) -> Path | None:
+        value = self.raw(name)
+        return Path(value).expanduser() if value else None
+
+    def ids(self, name: str) -> frozenset[int]:
+        value = self.raw(name)
+        if value is None:
+            return frozenset()
+        out = set()
+        for part in value.replace(";", ",").split(","):
+            part = part.strip()
+            if not part:
+                continue
+            if not part.isdigit():
+                raise ConfigError(
+                    f"{name}: {part!r} is not a Discord id; use comma-separated numeric ids "
+                    "(Discord: Settings > Advanced > Developer Mode, then right-click > Copy ID)"
+                )
+            out.add(int(part))
+        return frozenset(out)

@@ -1,0 +1,174 @@
+"""`sel doctor`: what is installed, what is missing, and how to fix each."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import os
+import platform
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from sel.config import Settings, check_gguf
+from sel.errors import ModelError
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: str  # OK, MISSING, WARN, INFO
+    detail: str
+    fix: str = ""
+    required: bool = True
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def run_checks(settings: Settings) -> list[Check]:
+    checks = [_python(), *_llama(), *_gguf_models(settings), _embedder(settings), _stt(settings), _piper(settings)]
+    checks += _voice()
+    checks.append(_data_dir(settings.data_dir))
+    checks.append(
+        Check(
+            "discord token",
+            "OK" if settings.discord_token else "INFO",
+            "set (hidden)" if settings.discord_token else "not set: `make run` starts the terminal chat",
+            "put DISCORD_TOKEN=... in .env to run the Discord bot",
+            required=False,
+        )
+    )
+    return checks
+
+
+def _python() -> Check:
+    ok = sys.version_info >= (3, 11)
+    return Check("python", "OK" if ok else "MISSING", platform.python_version(), "install Python 3.11 or newer")
+
+
+def _version(package: str) -> str | None:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _llama() -> list[Check]:
+    version = _version("llama-cpp-python")
+    if version is None:
+        return [Check("llama-cpp-python", "MISSING", "not installed", "run `make setup`")]
+    from sel.llm.engine import gpu_offload_supported
+
+    gpu = gpu_offload_supported()
+    return [
+        Check("llama-cpp-python", "OK", version),
+        Check(
+            "gpu offload",
+            "OK" if gpu else "INFO",
+            "compiled in: all layers go to the GPU by default" if gpu else "CPU-only build",
+            "for an NVIDIA GPU: `make setup GPU=cuda` (needs the CUDA toolkit)",
+            required=False,
+        ),
+    ]
+
+
+def _gguf_models(settings: Settings) -> list[Check]:
+    slots = {
+        "general": ("SEL_GENERAL_MODEL", settings.general_model),
+        "coder": ("SEL_CODER_MODEL", settings.coder_model),
+    }
+    if settings.vision_model is not None and settings.vision_mmproj is not None:
+        slots["vision"] = ("SEL_VISION_MODEL", settings.vision_model)
+        slots["vision mmproj"] = ("SEL_VISION_MMPROJ", settings.vision_mmproj)
+    checks = []
+    for slot, (variable, path) in slots.items():
+        try:
+            check_gguf(variable, path)
+            detail = f"{path} ({path.stat().st_size / 1e6:.0f} MB)"
+            if slot != "vision mmproj":
+                detail += f", {_gguf_summary(path)}"
+            checks.append(Check(f"{slot} model", "OK", detail))
+        except ModelError as err:
+            checks.append(Check(f"{slot} model", "MISSING", str(err).split(";")[0], str(err).split("; ", 1)[-1]))
+    return checks
+
+
+def _gguf_summary(path: Path) -> str:
+    """Loads only the vocabulary: proves llama.cpp can parse the file without the weights' cost."""
+    from llama_cpp import Llama
+
+    from sel.llm.engine import _route_llama_logs
+
+    _route_llama_logs()
+    try:
+        llm = Llama(model_path=str(path), vocab_only=True, verbose=False)
+    except (ValueError, RuntimeError) as err:
+        return f"NOT loadable by llama.cpp ({err})"
+    arch = llm.metadata.get("general.architecture", "?")
+    template = (
+        "chat template" if llm.metadata.get("tokenizer.chat_template") else "no chat template (transcript prompts)"
+    )
+    llm.close()
+    return f"{arch}, {template}"
+
+
+def _embedder(settings: Settings) -> Check:
+    needed = ("model.onnx", "tokenizer.json", "config.json", "special_tokens_map.json", "tokenizer_config.json")
+    missing = [n for n in needed if not (settings.embed_model / n).is_file()]
+    if missing:
+        return Check(
+            "embedding model",
+            "MISSING",
+            f"{settings.embed_model}: no {', '.join(missing)}",
+            _setup_fix("SEL_EMBED_MODEL"),
+        )
+    return Check("embedding model", "OK", str(settings.embed_model))
+
+
+def _stt(settings: Settings) -> Check:
+    path = settings.resolve_stt_model()
+    if not (path / "model.bin").is_file():
+        return Check(
+            "speech-to-text",
+            "MISSING",
+            f"STT_MODEL={settings.stt_model}: no model.bin in {path}",
+            _setup_fix("STT_MODEL"),
+        )
+    return Check("speech-to-text", "OK", str(path))
+
+
+def _piper(settings: Settings) -> Check:
+    config = settings.piper_model.with_name(settings.piper_model.name + ".json")
+    if not settings.piper_model.is_file() or not config.is_file():
+        return Check(
+            "text-to-speech",
+            "MISSING",
+            f"PIPER_MODEL={settings.piper_model}: voice or its .json missing",
+            _setup_fix("PIPER_MODEL"),
+        )
+    return Check("text-to-speech", "OK", str(settings.piper_model))
+
+
+def _setup_fix(variable: str) -> str:
+    return f"run `make setup` (or `sel models`), or point {variable} at your own model in .env"
+
+
+def _voice() -> list[Check]:
+    try:
+        deps = importlib.import_module("sel.voice.deps")
+    except ModuleNotFoundError:
+        return []
+    problems: list[str] = deps.voice_support()
+    if not problems:
+        return [Check("discord voice", "OK", "PyNaCl, davey and libopus found", required=False)]
+    return [
+        Check("discord voice", "MISSING", p.split(": ", 1)[0], p.split(": ", 1)[-1], required=False) for p in problems
+    ]
+
+
+def _data_dir(path: Path) -> Check:
+    probe = path if path.exists() else next((p for p in path.parents if p.exists()), Path("/"))
+    if os.access(probe, os.W_OK):
+        return Check("data directory", "OK", f"{path} (writable)")
+    return Check("data directory", "MISSING", f"{path} is not writable", "set SEL_DATA_DIR to a writable folder")

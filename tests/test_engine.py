@@ -1,0 +1,232 @@
+"""The engine against real llama.cpp on tiny generated GGUF models."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+from collections.abc import Callable
+
+import pytest
+
+from sel.config import Settings
+from sel.errors import ModelError
+from sel.llm.engine import Engine
+from sel.llm.prompt import PromptPlan, Turn
+
+PERSONA = "This is a chat log. SEL is a friendly companion."
+
+
+def plan_for(*texts: str, sel_replies: tuple[str, ...] = ()) -> PromptPlan:
+    turns: list[Turn] = []
+    for i, text in enumerate(texts):
+        turns.append(Turn("alice", text))
+        if i < len(sel_replies):
+            turns.append(Turn("SEL", sel_replies[i], from_sel=True))
+    return PromptPlan(persona=PERSONA, turns=tuple(turns))
+
+
+@pytest.fixture
+def engine_factory(make_settings: Callable[..., Settings]):
+    engines: list[Engine] = []
+
+    def make(**env: str) -> Engine:
+        engine = Engine(make_settings(**env))
+        engines.append(engine)
+        return engine
+
+    yield make
+    for engine in engines:
+        engine.close()
+
+
+async def collect(engine: Engine, slot: str, plan: PromptPlan, conversation: str = "c1", **kw: int) -> list[str]:
+    return [chunk async for chunk in engine.stream(slot, plan, conversation=conversation, **kw)]
+
+
+async def test_stream_yields_text_chunks_and_records_stats(engine_factory) -> None:
+    engine = engine_factory()
+    chunks = await collect(engine, "general", plan_for("hello there"))
+    assert len(chunks) >= 2, f"expected several streamed chunks, got {chunks!r}"
+    assert "".join(chunks).strip(), "the reply is empty"
+    stats = engine.last_stats
+    assert stats is not None and stats.slot == "general"
+    assert stats.completion_tokens == 12, "the tiny model never stops early, so max_new_tokens bounds the reply"
+    assert stats.prompt_tokens > 0 and stats.prefilled_tokens == stats.prompt_tokens
+    assert stats.tokens_per_second > 0
+
+
+async def test_max_tokens_argument_overrides_the_setting(engine_factory) -> None:
+    engine = engine_factory()
+    await collect(engine, "general", plan_for("hello"), max_tokens=5)
+    assert engine.last_stats.completion_tokens == 5
+
+
+async def test_closing_the_stream_cancels_within_two_tokens_and_next_request_works(engine_factory) -> None:
+    engine = engine_factory()
+    stream = engine.stream("general", plan_for("tell me a long story"), conversation="c1", max_tokens=400)
+    received = 0
+    async with contextlib.aclosing(stream):
+        async for _ in stream:
+            received += 1
+            if received == 2:
+                break
+    after = await collect(engine, "general", plan_for("and now?"), conversation="c2")
+    # last_stats is the second request now; the cancelled one was recorded before it.
+    assert "".join(after).strip(), "the request after a cancellation must work normally"
+    assert engine.last_stats.completion_tokens == 12
+
+
+async def test_cancelled_generation_stops_early(engine_factory) -> None:
+    engine = engine_factory()
+    stream = engine.stream("general", plan_for("go on and on"), conversation="c1", max_tokens=400)
+    async with contextlib.aclosing(stream):
+        async for _ in stream:
+            break
+    # Wait for the worker to notice: a trivial blocking task runs only after the generation ended.
+    await asyncio.to_thread(engine.run_blocking, lambda llm: None)
+    stats = engine.last_stats
+    assert stats.cancelled, "the generation was not marked cancelled"
+    assert stats.completion_tokens < 400
+    assert stats.tokens_after_cancel <= 2, f"generation went on for {stats.tokens_after_cancel} tokens after cancel"
+
+
+async def test_concurrent_requests_are_served_one_at_a_time_in_arrival_order(engine_factory) -> None:
+    engine = engine_factory()
+    events: list[tuple[str, int]] = []
+
+    async def run(name: str) -> None:
+        async for _ in engine.stream("general", plan_for(f"message from {name}"), conversation=name):
+            events.append((name, len(events)))
+
+    tasks = []
+    for name in ("first", "second", "third"):
+        tasks.append(asyncio.create_task(run(name)))
+        await asyncio.sleep(0)  # submit in this order
+    await asyncio.gather(*tasks)
+    order = [name for name, _ in events]
+    blocks = [name for i, name in enumerate(order) if i == 0 or order[i - 1] != name]
+    assert blocks == ["first", "second", "third"], f"generations interleaved or out of order: {blocks}"
+
+
+async def test_single_backend_swaps_models_and_keeps_one_resident(engine_factory, tiny_models) -> None:
+    engine = engine_factory(SEL_SINGLE_BACKEND="1")
+    await collect(engine, "general", plan_for("hi"))
+    assert engine.last_stats.model_path == str(tiny_models.general)
+    await collect(engine, "coder", plan_for("def f(): pass"))
+    assert engine.last_stats.model_path == str(tiny_models.coder)
+    assert engine.status()["loaded"] == [str(tiny_models.coder)]
+    assert engine.swaps == 1
+    await collect(engine, "general", plan_for("hi again"))
+    assert engine.status()["loaded"] == [str(tiny_models.general)]
+    assert engine.swaps == 2
+
+
+async def test_single_backend_does_not_swap_when_both_slots_name_one_file(engine_factory, tiny_models) -> None:
+    engine = engine_factory(SEL_SINGLE_BACKEND="1", SEL_CODER_MODEL=str(tiny_models.general))
+    await collect(engine, "general", plan_for("hi"))
+    await collect(engine, "coder", plan_for("def f(): pass"))
+    assert engine.swaps == 0
+    assert engine.status()["loaded"] == [str(tiny_models.general)]
+
+
+async def test_dual_backend_keeps_both_models_resident(engine_factory, tiny_models) -> None:
+    engine = engine_factory(SEL_SINGLE_BACKEND="0")
+    await collect(engine, "general", plan_for("hi"))
+    await collect(engine, "coder", plan_for("def f(): pass"))
+    await collect(engine, "general", plan_for("hi again"))
+    assert engine.swaps == 0
+    assert sorted(engine.status()["loaded"]) == sorted([str(tiny_models.general), str(tiny_models.coder)])
+
+
+async def test_follow_up_prefills_only_the_new_tokens(engine_factory) -> None:
+    engine = engine_factory()
+    history = tuple(f"this is message number {i} about the turtle and the blue moon" for i in range(12))
+    replies = tuple("ok nice" for _ in range(11))
+    await collect(engine, "general", plan_for(*history[:11], sel_replies=replies[:10]))
+    reply = engine.last_stats
+    first_prompt = reply.prompt_tokens
+    assert reply.prefilled_tokens == first_prompt  # cold
+    generated = "".join(await collect(engine, "general", plan_for(*history[:11], sel_replies=replies[:10])))
+    del generated
+    follow = plan_for(*history, sel_replies=replies)
+    await collect(engine, "general", follow)
+    stats = engine.last_stats
+    new_tokens = stats.prompt_tokens - first_prompt
+    assert stats.prefilled_tokens <= new_tokens + 40, (
+        f"follow-up pre-filled {stats.prefilled_tokens} of {stats.prompt_tokens} tokens; only ~{new_tokens} are new"
+    )
+
+
+async def test_returning_to_a_conversation_restores_its_kv_cache(engine_factory) -> None:
+    engine = engine_factory()
+    a = tuple(f"alice says line {i} about cats and dogs and tea" for i in range(10))
+    b = tuple(f"bob says line {i} about rust code and bugs" for i in range(10))
+    await collect(engine, "general", plan_for(*a), conversation="A")
+    cold = engine.last_stats.prefilled_tokens
+    await collect(engine, "general", plan_for(*b), conversation="B")
+    await collect(engine, "general", plan_for(*a, "and one more thing"), conversation="A")
+    stats = engine.last_stats
+    assert stats.restored_snapshot, "conversation A's KV state was not restored"
+    assert stats.prefilled_tokens < cold / 4, (
+        f"returning to A pre-filled {stats.prefilled_tokens} tokens (cold: {cold})"
+    )
+
+
+async def test_long_history_is_trimmed_in_chunks_not_one_message_per_turn(engine_factory) -> None:
+    engine = engine_factory(SEL_CTX="256", SEL_MAX_NEW_TOKENS="8")
+    history: list[str] = []
+    dropped: list[int] = []
+    for i in range(40):
+        history.append(f"message {i} with some words")
+        await collect(engine, "general", plan_for(*history))
+        dropped.append(engine.last_stats.trimmed_turns)
+        assert engine.last_stats.prompt_tokens <= 256 - 8
+    assert max(dropped) > 0, "the history never had to be trimmed; make it longer"
+    changes = sum(1 for x, y in itertools.pairwise(dropped) if x != y)
+    assert changes <= len(dropped) // 4, f"the start of the history moved {changes} times in 40 turns: {dropped}"
+
+
+async def test_model_with_chat_template_is_prompted_with_its_template(engine_factory, tiny_models) -> None:
+    engine = engine_factory(SEL_GENERAL_MODEL=str(tiny_models.chat))
+    rendered = engine.run_blocking(
+        lambda llm: (
+            None
+            or __import__("sel.llm.engine", fromlist=["_format_for"])
+            ._format_for(llm)
+            .render(plan_for("hello", "how are you", sel_replies=("hi!",)))
+        )
+    )
+    assert rendered.text.startswith("<|system|>\n"), "the BOS token is llama.cpp's to add, not the template's"
+    assert "<|assistant|>\nhi!<|end|>" in rendered.text
+    assert rendered.text.endswith("<|assistant|>\n")
+    assert "</s>" in rendered.stop
+    chunks = await collect(engine, "general", plan_for("hello"))
+    assert "".join(chunks).strip()
+
+
+async def test_missing_model_file_names_the_variable_and_the_fix(engine_factory, tmp_path) -> None:
+    engine = engine_factory(SEL_CODER_MODEL=str(tmp_path / "nope.gguf"))
+    with pytest.raises(ModelError, match=r"SEL_CODER_MODEL=.*nope\.gguf: file not found; .*make setup"):
+        engine.check_models()
+    with pytest.raises(ModelError, match="SEL_CODER_MODEL"):
+        await collect(engine, "coder", plan_for("def x(): pass"))
+    # The general slot keeps working after the coder slot failed.
+    assert "".join(await collect(engine, "general", plan_for("hi"))).strip()
+
+
+async def test_file_that_is_not_gguf_is_refused(engine_factory, tmp_path) -> None:
+    fake = tmp_path / "model.gguf"
+    fake.write_bytes(b"PK\x03\x04 definitely a zip")
+    engine = engine_factory(SEL_GENERAL_MODEL=str(fake))
+    with pytest.raises(ModelError, match=r"SEL_GENERAL_MODEL=.*: not a GGUF file"):
+        engine.check_models()
+
+
+async def test_truncated_gguf_gives_a_one_line_error(engine_factory, tiny_models, tmp_path) -> None:
+    broken = tmp_path / "broken.gguf"
+    broken.write_bytes(tiny_models.general.read_bytes()[:5000])
+    engine = engine_factory(SEL_GENERAL_MODEL=str(broken))
+    with pytest.raises(ModelError, match=r"llama\.cpp could not load it") as info:
+        await collect(engine, "general", plan_for("hi"))
+    assert "\n" not in str(info.value)
