@@ -230,3 +230,13 @@ async def test_truncated_gguf_gives_a_one_line_error(engine_factory, tiny_models
     with pytest.raises(ModelError, match=r"llama\.cpp could not load it") as info:
         await collect(engine, "general", plan_for("hi"))
     assert "\n" not in str(info.value)
+
+
+def test_partial_speaker_tag_at_the_cut_is_trimmed() -> None:
+    from sel.llm.engine import trim_partial_stop
+
+    stops = ("\nSEL:", "\nalice:")
+    assert trim_partial_stop("I like tea!\nali", stops) == "I like tea!"
+    assert trim_partial_stop("I like tea!\nSE", stops) == "I like tea!"
+    assert trim_partial_stop("I like tea and ali", stops) == "I like tea and ali"
+    assert trim_partial_stop("all good", stops) == "all good"

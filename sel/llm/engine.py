@@ -371,6 +371,10 @@ class Engine:
         started = time.perf_counter()
         first_at: float | None = None
         leading = True
+        # One chunk is held back: when the reply is cut at max_tokens, llama-cpp-python flushes
+        # text it held for a possible stop string ("\nali" of "\nalice:"), which we trim.
+        pending = ""
+        finish: str | None = None
         chunks = llm.create_completion(
             rendered.text,
             max_tokens=job.max_tokens,
@@ -387,7 +391,8 @@ class Engine:
                     stats.tokens_after_cancel = job.produced - job.produced_at_cancel
                     break
                 choice = chunk["choices"][0]
-                if choice["finish_reason"] is not None and not choice["text"]:
+                finish = choice["finish_reason"]
+                if finish is not None and not choice["text"]:
                     break  # the closing chunk carries no token
                 if first_at is None:
                     first_at = time.perf_counter()
@@ -400,11 +405,26 @@ class Engine:
                     text = text.lstrip()
                     leading = not text
                 if text:
-                    job.emit(text)
+                    if pending:
+                        job.emit(pending)
+                    pending = text
+            if finish == "length" and not stats.cancelled:
+                pending = trim_partial_stop(pending, rendered.stop)
+            if pending and not stats.cancelled:
+                job.emit(pending)
         finally:
             chunks.close()
             if first_at is not None:
                 stats.decode_seconds = time.perf_counter() - first_at
+
+
+def trim_partial_stop(text: str, stops: tuple[str, ...]) -> str:
+    """Drop a trailing beginning of a stop string (e.g. "\nali" of "\nalice:") from ``text``."""
+    for stop in stops:
+        for k in range(len(stop) - 1, 0, -1):
+            if text.endswith(stop[:k]):
+                return text[: len(text) - k].rstrip() if stop[:k].strip() else text
+    return text
 
 
 def _format_for(llm: Any) -> PromptFormat:
