@@ -70,6 +70,7 @@ class Settings:
     seed: int = -1
     kv_cache_mb: int = 512
     log_level: str = "WARNING"
+    timezone: str = ""  # IANA name for the mood's day/night rhythm; "" = the machine's local time
     # Discord frontend
     prefix: str = "!"
     edit_interval: float = 1.0
@@ -167,6 +168,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         seed=r.integer("SEL_SEED", -1, -1, 2**31 - 1),
         kv_cache_mb=r.integer("SEL_KV_CACHE_MB", 512, 0, 1 << 20),
         log_level=r.choice("SEL_LOG_LEVEL", "WARNING", ("DEBUG", "INFO", "WARNING", "ERROR"), upper=True),
+        timezone=r.timezone("SEL_TIMEZONE"),
         prefix=r.text("SEL_PREFIX") or "!",
         edit_interval=r.number("SEL_EDIT_INTERVAL", 1.0, 0.2, 60.0),
         history_limit=r.integer("SEL_HISTORY_LIMIT", 50, 1, 500),
@@ -270,6 +272,18 @@ class _Reader:
         value = value.upper() if upper else value.lower()
         if value not in choices:
             raise ConfigError(f"{name}={value!r} is not a known value; use one of: {', '.join(choices)}")
+        return value
+
+    def timezone(self, name: str) -> str:
+        value = self.raw(name)
+        if value is None:
+            return ""
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(f"{name}={value!r} is not a time zone; use an IANA name such as Europe/Berlin") from None
         return value
 
     def path(self, name: str, default: Path) -> Path:

@@ -58,6 +58,7 @@ def test_gpu_layers_default_is_auto_and_accepts_a_number() -> None:
         ({"SEL_MODE": "grumpy"}, r"SEL_MODE='grumpy' is not a known value; use one of: casual, deep_focus"),
         ({"SEL_QUANT": "3bit"}, r"SEL_QUANT='3bit' is not a known value; use one of: none, f16, 4bit, 8bit"),
         ({"SEL_DROP_OLD_SECONDS": "soon"}, r"SEL_DROP_OLD_SECONDS='soon' is not a number"),
+        ({"SEL_TIMEZONE": "Mars/Olympus"}, r"SEL_TIMEZONE='Mars/Olympus' is not a time zone; use an IANA name"),
         ({"SEL_ALLOWED_USERS": "123,alice"}, r"SEL_ALLOWED_USERS: 'alice' is not a Discord id"),
         ({"SEL_VISION_MODEL": "/nope/vision.gguf", "SEL_VISION_MMPROJ": "/nope/mmproj.gguf"}, r"file not found"),
     ],

@@ -1,20 +1,39 @@
-"""Terminal chat: interactive with streamed tokens, or piped (one reply per input line)."""
+"""Terminal chat through SEL's brain: interactive with streamed tokens, or piped (one reply per line).
+
+Every line is addressed to SEL, like a Discord DM, so SEL always answers; mood and style
+evolve as in Discord, and code questions go to the coder model. Lines starting with "/"
+are commands:
+
+    /mood         SEL's mood and hormone levels
+    /mode NAME    switch personality mode (casual, deep_focus, playful, quiet_companion)
+    /why          why the last message was routed and prioritised the way it was
+    /status       mode, mood and which model wrote the last reply
+    /help         this list
+    /quit         leave (so does end of input)
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import sys
-from typing import TextIO
+import time
+from typing import TYPE_CHECKING, TextIO
 
 from sel.config import Settings
-from sel.llm.prompt import PromptPlan, Turn
+from sel.errors import SelError
+from sel.llm.prompt import Turn
 
-PERSONA = (
-    "This is a chat log. SEL is a warm, curious and helpful companion who lives on the owner's "
-    "computer. SEL answers briefly and kindly, and says so when it does not know something."
-)
+if TYPE_CHECKING:
+    from sel.runtime import Runtime
+
 CONVERSATION = "terminal"
+USER_ID = "terminal-user"
+USER_NAME = "you"
+HELP = (
+    "/mood  /mode NAME  /why  /status  /help  /quit — everything else is a message to SEL "
+    "(start it with code: or chat: to pick the model)"
+)
 
 
 def run_chat(settings: Settings, stdin: TextIO | None = None, stdout: TextIO | None = None) -> int:
@@ -22,16 +41,18 @@ def run_chat(settings: Settings, stdin: TextIO | None = None, stdout: TextIO | N
     return asyncio.run(chat(settings, stdin or sys.stdin, stdout or sys.stdout))
 
 
-async def chat(settings: Settings, stdin: TextIO, stdout: TextIO) -> int:
-    from sel.llm.engine import Engine
+async def chat(settings: Settings, stdin: TextIO, stdout: TextIO, runtime: Runtime | None = None) -> int:
+    """The chat loop. ``runtime`` defaults to a fresh one built from ``settings`` (and closed at the end)."""
+    from sel.runtime import open_runtime
 
-    engine = Engine(settings)
-    engine.check_models()
+    owned = runtime is None
+    if runtime is None:
+        runtime = open_runtime(settings)
     interactive = stdin.isatty()
     history: list[Turn] = []
     loop = asyncio.get_running_loop()
     if interactive:
-        stdout.write("SEL terminal chat — type a message, /quit to leave.\n")
+        stdout.write("SEL terminal chat — type a message, /help for commands, /quit to leave.\n")
     try:
         while True:
             if interactive:
@@ -43,27 +64,100 @@ async def chat(settings: Settings, stdin: TextIO, stdout: TextIO) -> int:
             text = line.strip()
             if not text:
                 continue
-            if text in ("/quit", "/exit"):
-                break
-            history.append(Turn("you", text))
-            plan = PromptPlan(persona=PERSONA, turns=tuple(history))
-            if interactive:
-                stdout.write("SEL> ")
-            parts: list[str] = []
-            stream = engine.stream("general", plan, conversation=CONVERSATION)
-            async with contextlib.aclosing(stream):
-                async for chunk in stream:
-                    parts.append(chunk)
-                    if interactive:
-                        stdout.write(chunk)
-                        stdout.flush()
-            reply = "".join(parts).strip()
-            if not interactive:
-                stdout.write(reply + "\n")
-            else:
-                stdout.write("\n")
-            stdout.flush()
-            history.append(Turn("SEL", reply, from_sel=True))
+            if text.startswith("/"):
+                if text.split()[0] in ("/quit", "/exit"):
+                    break
+                stdout.write(command(runtime, text) + "\n")
+                stdout.flush()
+                continue
+            reply = await answer(runtime, text, history, stdout, interactive)
+            if reply is not None:
+                history += [Turn(USER_NAME, text), Turn("SEL", reply, from_sel=True)]
+                trim_history(history, settings.history_limit)
     finally:
-        await loop.run_in_executor(None, engine.close)
+        if owned:
+            await runtime.aclose()
     return 0
+
+
+async def answer(runtime: Runtime, text: str, history: list[Turn], stdout: TextIO, interactive: bool) -> str | None:
+    """Send one line to the brain and print the streamed reply; returns the reply, or None if it failed."""
+    from sel.brain import IncomingMessage
+
+    msg = IncomingMessage(
+        author_id=USER_ID,
+        author_name=USER_NAME,
+        channel_id=CONVERSATION,
+        text=text,
+        is_dm=True,
+        created_at=time.time(),
+    )
+    brain = runtime.brain
+    decision = brain.decide(msg)
+    if interactive:
+        stdout.write("SEL> ")
+    parts: list[str] = []
+    stream = brain.respond(msg, tuple(history), decision)
+    try:
+        async with contextlib.aclosing(stream):
+            async for chunk in stream:
+                parts.append(chunk)
+                if interactive:
+                    stdout.write(chunk)
+                    stdout.flush()
+    except SelError as err:
+        # e.g. the coder model cannot be loaded: say so and keep chatting with what works.
+        stdout.write(("\n" if interactive else "") + f"sel: {err}\n")
+        stdout.flush()
+        return None
+    reply = "".join(parts).strip()
+    stdout.write("\n" if interactive else (reply or "…") + "\n")
+    stdout.flush()
+    return reply
+
+
+def command(runtime: Runtime, text: str) -> str:
+    """The output of one slash command."""
+    name, _, argument = text.partition(" ")
+    brain = runtime.brain
+    if name == "/mood":
+        return brain.mood_report()
+    if name == "/mode":
+        if not argument.strip():
+            return f"mode: {brain.mode.name} (choose with /mode NAME)"
+        try:
+            return f"mode: {brain.set_mode(argument).name}"
+        except SelError as err:
+            return f"sel: {err}"
+    if name == "/why":
+        return brain.why()
+    if name == "/status":
+        return status_text(runtime)
+    if name == "/help":
+        return HELP
+    return f"sel: unknown command {name}; {HELP}"
+
+
+def status_text(runtime: Runtime) -> str:
+    """Mode, mood, counts and which model wrote the last reply."""
+    brain_status = runtime.brain.status()
+    engine_status = runtime.engine.status()
+    lines = [
+        f"mode: {brain_status['mode']}  mood: {brain_status['mood']}",
+        f"replies: {brain_status['replies']}  memory: {'on' if brain_status['memory'] else 'off'}",
+        f"models loaded: {', '.join(engine_status['loaded']) or 'none'}  swaps: {engine_status['swaps']}",
+    ]
+    last = engine_status["last"]
+    if last is not None:
+        lines.append(
+            f"last reply: {last['slot']} slot, {last['model']}, {last['completion_tokens']} tokens, "
+            f"{last['tokens_per_second']} tokens/s; prompt {last['prompt_tokens']} tokens, "
+            f"{last['prefilled_tokens']} of them evaluated (the rest reused from the cache)"
+        )
+    return "\n".join(lines)
+
+
+def trim_history(history: list[Turn], limit: int) -> None:
+    """Drop old turns in one chunk once there are twice ``limit``, so the prompt's start moves rarely."""
+    if len(history) > 2 * limit:
+        del history[: len(history) - limit]

@@ -78,7 +78,8 @@ class TranscriptFormat:
         if plan.late_note:
             lines.append(f"({plan.late_note.strip()})")
         lines.append(f"{sel}:")
-        stops = tuple(sorted(f"\n{name}:" for name in speakers))
+        # "\n(" too: base models imitate the stage-direction lines of earlier turns.
+        stops = (*sorted(f"\n{name}:" for name in speakers), "\n(")
         return Rendered("\n".join(lines), stops)
 
 

@@ -1,0 +1,305 @@
+"""The brain's facade: the only thing the frontends (Discord, terminal) talk to.
+
+For each message a frontend calls :meth:`Brain.decide` (pure, no model call). If the
+decision is silent it calls :meth:`Brain.listen` (SEL learns the author's style and the
+memory store sees the message, but nothing is said); otherwise it streams
+:meth:`Brain.respond`. Commands map to :meth:`mood_report`, :meth:`set_mode`, :meth:`why`,
+:meth:`status` and :meth:`forget`.
+
+The brain knows nothing of Discord or llama.cpp: it hands a PromptPlan to an engine with
+``stream(slot, plan, *, conversation, max_tokens)`` and talks to memory through MemoryPort.
+Blocking work (memory calls, saving the hormone state) runs in threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import tzinfo
+from typing import Any, Protocol
+
+from sel.brain import prompt, style
+from sel.brain.decision import Decision, decide
+from sel.brain.hormone_store import HormoneStore
+from sel.brain.hormones import HormoneState, apply_event, decay, initial_state
+from sel.brain.memory_port import MemoryPort, RecalledLike
+from sel.brain.message import IncomingMessage
+from sel.brain.modes import Mode, get_mode
+from sel.brain.mood import mood_of, mood_report
+from sel.brain.priority import CONVERSATION_WINDOW
+from sel.brain.restyle import StreamRestyler, restyle
+from sel.brain.stimuli import idle_events, message_events
+from sel.brain.style_book import StyleBook
+from sel.config import Settings
+from sel.llm.prompt import PromptPlan, Turn
+
+log = logging.getLogger(__name__)
+
+RECALL_MIN_WORDS = 4
+NOTES_PER_CONVERSATION = 32
+CONVERSATIONS_WITH_NOTES = 256
+REPLIED_AT_LIMIT = 1000  # past this many (channel, author) pairs, forget the ones outside the conversation window
+
+
+class ReplyEngine(Protocol):
+    """The part of sel.llm.engine.Engine the brain uses."""
+
+    def stream(
+        self, slot: str, plan: PromptPlan, *, conversation: str, max_tokens: int | None = None
+    ) -> AsyncIterator[str]: ...
+
+
+class Brain:
+    """Decides whether and how SEL answers, keeps its mood, and shapes its replies."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        engine: ReplyEngine,
+        memory: MemoryPort | None = None,
+        clock: Callable[[], float] = time.time,
+        *,
+        tz: tzinfo | None = None,
+    ) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.memory = memory
+        self.clock = clock
+        self.tz = tz  # for the circadian rhythm; None means the machine's local time
+        self.mode: Mode = get_mode(settings.mode)
+        self.styles = StyleBook(memory)
+        self.replies = 0
+        self.silenced = 0
+        self._store = HormoneStore(settings.data_dir)
+        self._hormones: HormoneState = self._store.load() or initial_state(clock(), tz)
+        self._last_decision: Decision | None = None
+        self._replied_at: dict[tuple[str, str], float] = {}  # (channel, author) -> when SEL last answered them
+        self._last_activity: float | None = None
+        self._unanswered_since: float | None = None
+        self._notes: OrderedDict[str, OrderedDict[str, str]] = OrderedDict()  # channel -> reply text -> tone note
+
+    @property
+    def vision_available(self) -> bool:
+        return self.settings.vision_model is not None and self.settings.vision_mmproj is not None
+
+    @property
+    def hormones(self) -> HormoneState:
+        return self._hormones
+
+    # ---- per message --------------------------------------------------------------------
+
+    def decide(self, msg: IncomingMessage, now: float | None = None) -> Decision:
+        """Route and prioritise ``msg`` and decide whether SEL answers. No model call, no I/O;
+        the decision is kept for :meth:`why`."""
+        now = self.clock() if now is None else now
+        replied = self._replied_at.get((msg.channel_id, msg.author_id))
+        decision = decide(
+            msg,
+            mode=self.mode,
+            vision_available=self.vision_available,
+            sel_name=prompt.SEL_NAME,
+            seconds_since_reply=None if replied is None else now - replied,
+        )
+        self._last_decision = decision
+        return decision
+
+    async def listen(self, msg: IncomingMessage, decision: Decision) -> None:
+        """Take in a message SEL stays silent on: style and memory learn from it, nobody is answered."""
+        now = self.clock()
+        self._hormones = decay(self._hormones, now, self.tz)
+        self._last_activity = now
+        _hint, consented = await self._observe_memory(msg, decision, now)
+        await self.styles.observe(msg.author_id, decision.route.text, consented=consented)
+        self.silenced += 1
+
+    async def respond(self, msg: IncomingMessage, history: Sequence[Turn], decision: Decision) -> AsyncIterator[str]:
+        """Stream SEL's reply to ``msg``, restyled for its author.
+
+        ``history`` is the conversation before ``msg``, oldest first (a copy of ``msg`` at its
+        end is ignored). Closing the iterator early cancels the generation; SEL then records
+        nothing about the reply.
+        """
+        now = self.clock()
+        self._feel(msg, decision, now)
+        text = decision.route.text
+        memory_hint, consented = await self._observe_memory(msg, decision, now)
+        profile = await self.styles.observe(msg.author_id, text, consented=consented)
+        memories = await self._recall(msg, decision, consented, now)
+        mood = mood_of(self._hormones)
+        shape = style.shape(profile, self.mode.emoji_budget + mood.emoji_shift)
+
+        if decision.text is not None:
+            reply = restyle(decision.text, shape)
+            yield reply
+            await self._after_reply(msg, reply, None, consented)
+            return
+
+        tone = prompt.tone_line(mood, shape)
+        note = prompt.late_note(
+            tone, intent=decision.route.intent, author=msg.author_name, memory_hint=memory_hint, memories=memories
+        )
+        turn = Turn(msg.author_name, text)
+        plan = prompt.build_plan(
+            self.mode, self._history_before(msg, history, text), turn, note, self._notes.get(msg.channel_id, {})
+        )
+        max_tokens = self.mode.max_tokens(self.settings.max_new_tokens, decision.slot)
+        if decision.slot != "coder":
+            max_tokens = max(16, round(max_tokens * shape.length_factor))
+
+        restyler = StreamRestyler(shape)
+        parts: list[str] = []
+        stream = self.engine.stream(decision.slot, plan, conversation=msg.channel_id, max_tokens=max_tokens)
+        async with contextlib.aclosing(stream):
+            async for chunk in stream:
+                piece = restyler.feed(chunk)
+                if piece:
+                    parts.append(piece)
+                    yield piece
+        tail = restyler.finish()
+        if tail:
+            parts.append(tail)
+            yield tail
+        await self._after_reply(msg, "".join(parts), tone, consented)
+
+    # ---- commands ----------------------------------------------------------------------
+
+    def mood_report(self, now: float | None = None) -> str:
+        """Mood, hormone levels and mode as text (`/mood`, `!mood`)."""
+        self._hormones = decay(self._hormones, self.clock() if now is None else now, self.tz)
+        return f"{mood_report(self._hormones)}\nmode: {self.mode.name}"
+
+    def set_mode(self, name: str) -> Mode:
+        """Switch personality mode; InputError (listing the modes) for an unknown name."""
+        self.mode = get_mode(name)
+        log.info("mode set to %s", self.mode.name)
+        return self.mode
+
+    def why(self) -> str:
+        """Why SEL did what it did with the last message it decided on (`/why`, `!why`)."""
+        if self._last_decision is None:
+            return "no message decided yet"
+        return self._last_decision.explain()
+
+    def status(self) -> dict[str, Any]:
+        last = self._last_decision
+        return {
+            "mode": self.mode.name,
+            "mood": mood_of(self._hormones).name,
+            "hormones": {name: round(level, 3) for name, level in self._hormones.levels.items()},
+            "replies": self.replies,
+            "silenced": self.silenced,
+            "style_profiles": len(self.styles),
+            "memory": self.memory is not None,
+            "vision": self.vision_available,
+            "last": None if last is None else _decision_summary(last),
+        }
+
+    def tick(self, now: float | None = None) -> list[str]:
+        """Let time act on the mood (being ignored, long silence); frontends may call this every minute."""
+        now = self.clock() if now is None else now
+        events = idle_events(now, self._last_activity, self._unanswered_since)
+        self._apply(events, now)
+        return events
+
+    async def forget(self, user_id: str) -> None:
+        """Forget a user: their memories and stored style (memory store) and the session's style profile."""
+        if self.memory is not None:
+            await asyncio.to_thread(self.memory.forget, user_id)
+        self.styles.forget(user_id)
+
+    async def save(self) -> None:
+        """Write the hormone state now (the brain also saves after every reply)."""
+        await asyncio.to_thread(self._save_hormones)
+
+    # ---- internals ---------------------------------------------------------------------
+
+    def _feel(self, msg: IncomingMessage, decision: Decision, now: float) -> None:
+        events = idle_events(now, self._last_activity, self._unanswered_since)
+        events += message_events(decision.route.text, addressed=decision.priority.addressed)
+        self._apply(events, now)
+        self._last_activity = now
+        self._unanswered_since = None
+
+    def _apply(self, events: Sequence[str], now: float) -> None:
+        state = decay(self._hormones, now, self.tz)
+        for event in events:
+            state = apply_event(state, event, now, self.tz)
+            if event == "ignored":
+                self._unanswered_since = None
+            elif event == "long_silence":
+                self._last_activity = now
+        self._hormones = state
+
+    async def _observe_memory(self, msg: IncomingMessage, decision: Decision, now: float) -> tuple[str, bool]:
+        """Let the memory store see the message (consent phrases, facts); returns (hint, consented)."""
+        intent = decision.route.intent
+        if self.memory is None:
+            return (prompt.NO_MEMORY if intent == "memory" else ""), False
+        result = await asyncio.to_thread(
+            self.memory.observe, msg.author_id, decision.route.text, tags=(intent,), now=now
+        )
+        if result.consent_changed is False:
+            self.styles.forget(msg.author_id)
+        consented = bool(await asyncio.to_thread(self.memory.has_consent, msg.author_id))
+        hint = result.reply_hint
+        if not hint and intent == "memory" and not consented:
+            hint = prompt.NO_CONSENT
+        return hint, consented
+
+    async def _recall(
+        self, msg: IncomingMessage, decision: Decision, consented: bool, now: float
+    ) -> Sequence[RecalledLike]:
+        """The author's own memories relevant to the message — never anyone else's."""
+        text = decision.route.text
+        if self.memory is None or not consented:
+            return ()
+        if len(text.split()) < RECALL_MIN_WORDS and decision.route.intent != "memory":
+            return ()
+        return await asyncio.to_thread(self.memory.recall, msg.author_id, text, k=self.settings.recall_k, now=now)
+
+    def _history_before(self, msg: IncomingMessage, history: Sequence[Turn], text: str) -> Sequence[Turn]:
+        if history and not history[-1].from_sel and history[-1].text.strip() in (msg.text.strip(), text.strip()):
+            return history[:-1]
+        return history
+
+    async def _after_reply(self, msg: IncomingMessage, reply: str, tone: str | None, consented: bool) -> None:
+        end = self.clock()
+        self.replies += 1
+        self._replied_at[(msg.channel_id, msg.author_id)] = end
+        if len(self._replied_at) > REPLIED_AT_LIMIT:
+            self._replied_at = {k: t for k, t in self._replied_at.items() if end - t <= CONVERSATION_WINDOW}
+        # "Ignored" means SEL asked something and nobody answered, not that a chat ended naturally.
+        self._unanswered_since = end if "?" in reply else None
+        if tone is not None and reply.strip():
+            self._remember_note(msg.channel_id, reply.strip(), tone)
+        await asyncio.to_thread(self._save_hormones)
+        await self.styles.persist(msg.author_id, consented=consented)
+
+    def _remember_note(self, channel: str, reply: str, tone: str) -> None:
+        notes = self._notes.pop(channel, None) or OrderedDict()
+        notes[reply] = tone
+        while len(notes) > NOTES_PER_CONVERSATION:
+            notes.popitem(last=False)
+        self._notes[channel] = notes
+        while len(self._notes) > CONVERSATIONS_WITH_NOTES:
+            self._notes.popitem(last=False)
+
+    def _save_hormones(self) -> None:
+        try:
+            self._store.save(self._hormones)
+        except OSError as err:
+            # The mood is worth keeping but not worth failing a reply over.
+            log.warning("could not save the hormone state to %s: %s", self._store.path, err)
+
+
+def _decision_summary(decision: Decision) -> dict[str, Any]:
+    return {
+        "intent": decision.route.intent,
+        "priority": decision.priority.level,
+        "silent": decision.silent,
+        "slot": decision.slot,
+    }

@@ -1,0 +1,96 @@
+"""Hormone state on disk (`<data_dir>/hormones.json`), so SEL's mood survives a restart.
+
+Writes are atomic (temp file, fsync, os.replace). A file that cannot be read back is moved
+aside as `hormones.json.corrupt-<UTC timestamp>`, a warning is logged, and SEL starts from
+the defaults. The calls block on disk: from asyncio, run :meth:`HormoneStore.save` in a thread.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from sel.brain.hormones import HORMONES, HormoneState
+
+log = logging.getLogger(__name__)
+
+FILE_NAME = "hormones.json"
+FORMAT_VERSION = 1
+
+
+class HormoneStore:
+    """Loads and saves one :class:`HormoneState` in ``data_dir``."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.path = Path(data_dir) / FILE_NAME
+
+    def load(self) -> HormoneState | None:
+        """The saved state, or None if there is none (or it was corrupt and has been moved aside)."""
+        try:
+            raw = self.path.read_bytes()
+        except FileNotFoundError:
+            return None
+        try:
+            return decode(raw)
+        except ValueError as err:
+            stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+            aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
+            os.replace(self.path, aside)
+            log.warning("hormone state %s unreadable (%s); kept it as %s, using defaults", self.path, err, aside)
+            return None
+
+    def save(self, state: HormoneState) -> None:
+        """Write ``state`` atomically; a crash leaves either the old file or the new one."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        data = json.dumps(
+            {"version": FORMAT_VERSION, "updated_at": state.updated_at, "levels": dict(state.levels)}, indent=1
+        ).encode("utf-8")
+        fd, tmp = tempfile.mkstemp(prefix=f".{FILE_NAME}.", dir=self.path.parent)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        _fsync_dir(self.path.parent)
+
+
+def decode(raw: bytes) -> HormoneState:
+    """Parse a saved state; ValueError (naming the problem) if anything is missing or out of range."""
+    try:
+        doc = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"not JSON: {err}") from None
+    if not isinstance(doc, dict) or doc.get("version") != FORMAT_VERSION:
+        raise ValueError("unknown format version")
+    levels = doc.get("levels")
+    updated_at = doc.get("updated_at")
+    if not isinstance(levels, dict) or not isinstance(updated_at, int | float):
+        raise ValueError("levels or updated_at missing")
+    out = {}
+    for name in HORMONES:
+        value = levels.get(name)
+        if not isinstance(value, int | float) or not 0.0 <= value <= 1.0:
+            raise ValueError(f"{name} missing or outside [0, 1]")
+        out[name] = float(value)
+    return HormoneState(out, float(updated_at))
+
+
+def _fsync_dir(path: Path) -> None:
+    """Make the rename itself durable (POSIX); some platforms cannot open a directory."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError as err:
+        log.debug("cannot fsync directory %s: %s", path, err)
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

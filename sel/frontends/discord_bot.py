@@ -1,0 +1,376 @@
+"""The Discord frontend: events in, brain decisions out, replies streamed by editing.
+
+One path for a message: gateway event -> history -> access and staleness checks ->
+attachments to text -> ``brain.decide`` -> silence (``brain.listen``) or a reply streamed
+from ``brain.respond`` into Discord. One generation per channel at a time: a newer
+message that arrives while SEL is answering in that channel is *coalesced* — SEL answers
+only the newest one when it is free, with the messages in between in its context, so a
+flood never queues up replies and SEL never answers the same thing twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import discord
+from discord.ext import commands
+
+from sel.brain.message import AttachmentInfo, IncomingMessage
+from sel.config import Settings
+from sel.errors import ConfigError, SelError
+from sel.frontends.discord_access import allowed
+from sel.frontends.discord_attachments import read_attachments
+from sel.frontends.discord_checkins import CheckinBook
+from sel.frontends.discord_history import ConversationLog, Entry, reply_chain, to_turns
+from sel.frontends.discord_stream import StreamingReply
+from sel.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+PRIVILEGED_INTENT_FIX = (
+    "Discord refused the Message Content intent; open https://discord.com/developers/applications, "
+    "pick your bot, and under Bot > Privileged Gateway Intents turn on 'Message Content Intent'"
+)
+BAD_TOKEN_FIX = (
+    "Discord refused DISCORD_TOKEN (invalid or reset); copy a fresh token from the developer portal "
+    "(Bot > Reset Token) into .env"
+)
+TICK_SECONDS = 60.0
+
+
+@dataclass
+class Job:
+    message: discord.Message
+    incoming: IncomingMessage
+    decision: Any
+    prefix: str = ""  # e.g. what SEL heard in a voice message, shown above the reply
+
+
+class Lanes:
+    """One running reply per channel, plus at most one waiting (the newest) message."""
+
+    def __init__(self, run: Callable[[Job], Awaitable[None]], superseded: Callable[[Job], Awaitable[None]]) -> None:
+        self._run = run
+        self._superseded = superseded
+        self.running: dict[int, asyncio.Task[None]] = {}
+        self.pending: dict[int, Job] = {}
+
+    def submit(self, channel_id: int, job: Job) -> None:
+        if channel_id in self.running:
+            older = self.pending.get(channel_id)
+            self.pending[channel_id] = job
+            if older is not None:
+                asyncio.get_running_loop().create_task(self._superseded(older))
+            return
+        self._start(channel_id, job)
+
+    def _start(self, channel_id: int, job: Job) -> None:
+        task = asyncio.get_running_loop().create_task(self._run(job), name=f"sel-reply-{channel_id}")
+        self.running[channel_id] = task
+        task.add_done_callback(lambda t: self._done(channel_id, t))
+
+    def _done(self, channel_id: int, task: asyncio.Task[None]) -> None:
+        self.running.pop(channel_id, None)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("reply in channel %s failed", channel_id, exc_info=task.exception())
+        job = self.pending.pop(channel_id, None)
+        if job is not None and not task.cancelled():
+            self._start(channel_id, job)
+
+    async def cancel_all(self) -> None:
+        self.pending.clear()
+        tasks = list(self.running.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+class SelBot(commands.Bot):
+    """SEL on Discord. Everything it knows about replying comes from ``runtime.brain``."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        runtime: Runtime,
+        *,
+        clock: Callable[[], float] = time.time,
+        **kwargs: Any,
+    ) -> None:
+        intents = discord.Intents.default()
+        intents.message_content = True
+        intents.members = False
+        intents.presences = False
+        super().__init__(command_prefix=settings.prefix, intents=intents, help_command=None, **kwargs)
+        self.settings = settings
+        self.runtime = runtime
+        self.brain = runtime.brain
+        self.clock = clock
+        self.history = ConversationLog(settings.history_limit)
+        self.lanes = Lanes(self._answer, self._listen_only)
+        self.checkins = CheckinBook(settings)
+        self.started_at = clock()
+        self.last_tokens_per_second = 0.0
+        self._ticker: asyncio.Task[None] | None = None
+        self._fetched: set[int] = set()
+
+    async def setup_hook(self) -> None:
+        from sel.frontends.discord_commands import SelCommands
+
+        await self.add_cog(SelCommands(self))
+        await self.tree.sync()
+        self.runtime.start_background()
+        self._ticker = asyncio.create_task(self._tick_forever())
+
+    async def close(self) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+        await self.lanes.cancel_all()
+        voice = self.get_cog("SelCommands")
+        if voice is not None:
+            await voice.stop_voice()  # type: ignore[attr-defined]
+        await super().close()
+
+    async def on_ready(self) -> None:
+        log.info("connected to Discord as %s (%s guilds)", self.user, len(self.guilds))
+
+    # ---- messages ------------------------------------------------------------------------
+
+    async def on_message(self, message: discord.Message) -> None:
+        if self.user is None or message.author.id == self.user.id:
+            return  # SEL's own messages enter the history when their final text is known
+        channel_id = message.channel.id
+        await self._ensure_history(message.channel, before=message)
+        self.history.record(channel_id, self._entry(message))
+        self.checkins.saw_message(channel_id, self.clock(), to_sel=False)
+        if message.author.bot or self._stale(message):
+            return
+        ctx = await self.get_context(message)
+        if ctx.valid:
+            await self.invoke(ctx)
+            return
+        if not allowed(self.settings, message, owner_id=self.owner_id):
+            return
+        job = await self._job_for(message)
+        if job is None:
+            return
+        if job.decision.silent:
+            await self.brain.listen(job.incoming, job.decision)
+            return
+        self.checkins.saw_message(channel_id, self.clock(), to_sel=True)
+        self.lanes.submit(channel_id, job)
+
+    async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
+        self.history.remove(payload.channel_id, payload.message_id)
+
+    async def on_typing(self, channel: Any, user: Any, when: Any) -> None:
+        self.checkins.saw_typing(channel.id, self.clock())
+
+    def _stale(self, message: discord.Message) -> bool:
+        return self.clock() - message.created_at.timestamp() > self.settings.drop_old_seconds
+
+    async def _job_for(self, message: discord.Message) -> Job | None:
+        assert self.user is not None
+        extra, heard, problem = await read_attachments(message, self.settings, self.runtime)
+        if problem:
+            await self._say(message, problem)
+            return None
+        text = _clean_text(message, self.user)
+        text = "\n".join(t for t in (heard, text, extra) if t)
+        reference = message.reference
+        reply_to_sel = False
+        if reference is not None and reference.message_id is not None:
+            entry = self.history.find(message.channel.id, reference.message_id)
+            resolved = reference.resolved
+            reply_to_sel = bool(entry and entry.from_sel) or (
+                isinstance(resolved, discord.Message) and resolved.author.id == self.user.id
+            )
+        incoming = IncomingMessage(
+            author_id=str(message.author.id),
+            author_name=message.author.display_name,
+            channel_id=str(message.channel.id),
+            text=text,
+            attachments=tuple(AttachmentInfo(a.filename, a.content_type or "", a.size) for a in message.attachments),
+            mentioned=self.user in message.mentions,
+            is_dm=message.guild is None,
+            reply_to_sel=reply_to_sel,
+            created_at=message.created_at.timestamp(),
+        )
+        if not text.strip() and not incoming.attachments:
+            return None
+        decision = self.brain.decide(incoming, now=self.clock())
+        prefix = f"-# heard: “{heard}”\n" if heard else ""
+        return Job(message, incoming, decision, prefix)
+
+    async def _listen_only(self, job: Job) -> None:
+        """A waiting message replaced by a newer one: SEL learns from it but does not answer it."""
+        try:
+            await self.brain.listen(job.incoming, job.decision)
+        except Exception:
+            log.exception("could not take in a superseded message")
+
+    async def _answer(self, job: Job) -> None:
+        message = job.message
+        channel = message.channel
+        history = await self._context(message)
+
+        async def send_first(content: str) -> discord.Message:
+            if message.guild is None:
+                return await channel.send(content)
+            return await message.reply(content, mention_author=False)
+
+        reply = StreamingReply(
+            send_first, channel.send, interval=self.settings.edit_interval, stream=self.settings.stream
+        )
+        if job.prefix:
+            reply.text = job.prefix
+        try:
+            async with channel.typing():
+                if job.decision.text is not None:
+                    await reply.add(job.decision.text)
+                else:
+                    stream = self.brain.respond(job.incoming, history, job.decision)
+                    async with contextlib.aclosing(stream):
+                        async for chunk in stream:
+                            await reply.add(chunk)
+            posted = await reply.finish()
+        except SelError as err:
+            log.error("cannot answer in channel %s: %s", channel.id, err)
+            await self._say(message, "I can't think right now: my model isn't working. The owner can run `sel doctor`.")
+            return
+        stats = getattr(self.runtime.engine, "last_stats", None)
+        if stats is not None:
+            self.last_tokens_per_second = stats.tokens_per_second
+        for sent in posted:
+            self.history.record(
+                channel.id,
+                Entry(sent.id, self.user.id, "SEL", sent.content, True, message.id),  # type: ignore[union-attr]
+            )
+        self.checkins.sel_spoke(channel.id, self.clock())
+        cog = self.get_cog("SelCommands")
+        if cog is not None and message.guild is not None:
+            await cog.speak_reply(message.guild, channel, reply.text)  # type: ignore[attr-defined]
+
+    async def _say(self, message: discord.Message, text: str) -> None:
+        try:
+            await message.reply(text, mention_author=False)
+        except discord.HTTPException:
+            await message.channel.send(text)
+
+    # ---- history --------------------------------------------------------------------------
+
+    def _entry(self, message: discord.Message) -> Entry:
+        assert self.user is not None
+        reference = message.reference.message_id if message.reference is not None else None
+        return Entry(
+            message.id,
+            message.author.id,
+            message.author.display_name,
+            _clean_text(message, self.user),
+            message.author.id == self.user.id,
+            reference,
+        )
+
+    async def _ensure_history(self, channel: Any, *, before: discord.Message) -> None:
+        """On first contact with a channel, read its recent messages (once)."""
+        if channel.id in self._fetched or self.history.knows(channel.id):
+            self._fetched.add(channel.id)
+            return
+        self._fetched.add(channel.id)
+        limit = self.settings.history_limit
+        try:
+            fetched = [m async for m in channel.history(limit=limit, before=before)]
+        except discord.HTTPException as err:
+            log.info("could not read the history of channel %s: %s", channel.id, err)
+            return
+        for m in reversed(fetched):
+            self.history.record(channel.id, self._entry(m))
+        if len(fetched) >= limit:
+            self.history.mark_cut(channel.id)
+
+    async def _context(self, message: discord.Message) -> list[Any]:
+        """The turns before ``message``: its reply chain if it is a reply, else the channel's history."""
+        channel = message.channel
+        reference = message.reference
+        if reference is not None and reference.message_id is not None:
+
+            async def fetch(message_id: int) -> Entry:
+                return self._entry(await channel.fetch_message(message_id))
+
+            chain = await reply_chain(reference.message_id, lambda i: self.history.find(channel.id, i), fetch)
+            if chain:
+                return to_turns(chain, cut=False)
+        entries, cut = self.history.before(channel.id, message.id)
+        return to_turns(entries, cut=cut)
+
+    # ---- time ---------------------------------------------------------------------------
+
+    async def _tick_forever(self) -> None:
+        while True:
+            await asyncio.sleep(TICK_SECONDS)
+            try:
+                await self.tick()
+            except Exception:
+                log.exception("periodic tick failed")
+
+    async def tick(self) -> None:
+        """Let time act on the mood, and post any check-ins that are due."""
+        now = self.clock()
+        self.brain.tick(now)
+        if not self.settings.checkins:
+            return
+        levels = self.brain.hormones.levels
+        for channel_id in self.checkins.due(now, levels):
+            channel = self.get_channel(channel_id)
+            if channel is None or channel_id in self.lanes.running:
+                continue
+            text = self.checkins.line(now, levels)
+            try:
+                sent = await channel.send(text)  # type: ignore[union-attr]
+            except discord.HTTPException as err:
+                log.info("check-in in %s failed: %s", channel_id, err)
+                continue
+            self.checkins.checked_in(channel_id, now)
+            self.history.record(channel_id, Entry(sent.id, self.user.id, "SEL", text, True))  # type: ignore[union-attr]
+
+
+def _clean_text(message: discord.Message, me: discord.ClientUser) -> str:
+    """Message text with SEL's mention turned into its name and other user mentions readable."""
+    # "@SEL my turtle is called Shelly": the leading mention only addresses SEL
+    text = re.sub(rf"^\s*<@!?{me.id}>[\s,:]*", "", message.content)
+    text = re.sub(rf"<@!?{me.id}>", "SEL", text)
+    for user in message.mentions:
+        if user.id != me.id:
+            text = re.sub(rf"<@!?{user.id}>", f"@{user.display_name}", text)
+    return text.strip()
+
+
+def run_discord(settings: Settings) -> int:
+    """Run the bot until Ctrl-C; returns the exit code."""
+    if not settings.discord_token:
+        raise ConfigError("DISCORD_TOKEN is not set; put your bot token in .env (see .env.example)")
+    return asyncio.run(serve(settings))
+
+
+async def serve(settings: Settings, **bot_kwargs: Any) -> int:
+    from sel.runtime import open_runtime
+
+    runtime = await asyncio.to_thread(open_runtime, settings)
+    bot = SelBot(settings, runtime, **bot_kwargs)
+    try:
+        await bot.start(settings.discord_token or "")
+    except discord.LoginFailure:
+        raise ConfigError(BAD_TOKEN_FIX) from None
+    except discord.PrivilegedIntentsRequired:
+        raise ConfigError(PRIVILEGED_INTENT_FIX) from None
+    finally:
+        if not bot.is_closed():
+            await bot.close()
+        await runtime.aclose()
+    return 0

@@ -1,0 +1,83 @@
+"""A reply that streams into Discord by editing its message.
+
+The first chunk is posted as soon as it exists; after that each message is edited at
+most once per ``interval`` seconds (Discord rate-limits edits per channel), with an
+in-progress marker that the final edit removes. Text past Discord's 2000-character
+limit continues in new messages, split by :func:`split_for_discord`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from sel.frontends.discord_split import DISCORD_LIMIT, split_for_discord
+
+MARKER = " ⏳"
+EMPTY_REPLY = "…"
+
+Send = Callable[[str], Awaitable[Any]]  # posts a new message, returns the discord.Message
+
+
+class StreamingReply:
+    """Accumulates a streamed reply and mirrors it into one or more Discord messages."""
+
+    def __init__(
+        self,
+        send_first: Send,
+        send_more: Send,
+        *,
+        interval: float = 1.0,
+        stream: bool = True,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._send_first = send_first
+        self._send_more = send_more
+        self.interval = interval
+        self.stream = stream
+        self.clock = clock
+        self.text = ""
+        self.messages: list[Any] = []
+        self._shown: list[str] = []
+        self._edited_at: list[float] = []
+
+    async def add(self, chunk: str) -> None:
+        self.text += chunk
+        if not self.stream or not self.text.strip():
+            return
+        now = self.clock()
+        if not self.messages or now - self._edited_at[-1] >= self.interval:
+            await self._sync(final=False)
+
+    async def finish(self) -> list[Any]:
+        """Final edit(s) with the complete text and no marker; returns the messages posted."""
+        if not self.text.strip():
+            self.text = EMPTY_REPLY
+        await self._sync(final=True)
+        return self.messages
+
+    async def _sync(self, *, final: bool) -> None:
+        pieces = split_for_discord(self.text.strip(), DISCORD_LIMIT - len(MARKER))
+        for i, piece in enumerate(pieces):
+            last = i == len(pieces) - 1
+            content = piece if (final or not last) else piece + MARKER
+            if i < len(self.messages):
+                if self._shown[i] != content:
+                    await self._edit(i, content, wait=final or not last)
+            else:
+                send = self._send_first if not self.messages else self._send_more
+                self.messages.append(await send(content))
+                self._shown.append(content)
+                self._edited_at.append(self.clock())
+
+    async def _edit(self, i: int, content: str, *, wait: bool) -> None:
+        remaining = self.interval - (self.clock() - self._edited_at[i])
+        if remaining > 0:
+            if not wait:
+                return
+            await asyncio.sleep(remaining)  # a message is never edited more often than the interval
+        await self.messages[i].edit(content=content)
+        self._shown[i] = content
+        self._edited_at[i] = self.clock()

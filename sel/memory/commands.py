@@ -1,0 +1,173 @@
+"""`sel memory ...`: the owner's command-line tools for memory.
+
+``register(subparsers)`` adds the ``memory`` command; each sub-command sets
+``func=handler(args, settings) -> int``. Handlers print results on stdout and raise
+:class:`~sel.errors.SelError` subclasses for anything the user can fix.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from sel.errors import InputError
+
+if TYPE_CHECKING:
+    from sel.config import Settings
+    from sel.memory.store import MemoryStore
+
+Handler = Callable[[argparse.Namespace, "Settings"], int]
+
+
+def register(subparsers: Any) -> None:
+    """Add `memory` and its sub-commands to an argparse sub-parser group."""
+    memory = subparsers.add_parser(
+        "memory",
+        help="consent-based long-term memory: consent, add, recall, import, export, forget, svg, stats",
+        description="Inspect and manage what SEL remembers. Nothing is stored about a user without their consent.",
+    )
+    commands = memory.add_subparsers(dest="memory_command", metavar="COMMAND", required=True)
+
+    p = commands.add_parser("consent", help="record that USER opted in (on) or withdrew (off)")
+    p.add_argument("user", help="user id (a Discord id, or 'local' for the terminal user)")
+    p.add_argument("state", choices=("on", "off"))
+    p.set_defaults(func=consent_command)
+
+    p = commands.add_parser("add", help="remember TEXT about USER (needs their consent)")
+    p.add_argument("user")
+    p.add_argument("text")
+    p.add_argument("--hard", action="store_true", help="permanent: never expires")
+    p.add_argument("--tags", default="", help="comma-separated topic tags, e.g. pets,family")
+    p.set_defaults(func=add_command)
+
+    p = commands.add_parser("recall", help="USER's memories most relevant to QUERY")
+    p.add_argument("user")
+    p.add_argument("query")
+    p.add_argument("-k", type=_positive_int, default=None, help="how many (default: SEL_RECALL_K)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=recall_command)
+
+    p = commands.add_parser("import", help="bulk-add memories from a JSON-lines file (needs consent)")
+    p.add_argument("user")
+    p.add_argument("file", type=Path, help='one object per line: {"text": ..., "tags": [...], "hard": false, ...}')
+    p.set_defaults(func=import_command)
+
+    p = commands.add_parser("export", help="print everything stored about USER as JSON")
+    p.add_argument("user")
+    p.set_defaults(func=export_command)
+
+    p = commands.add_parser("forget", help="erase everything about USER (memories, vectors, profiles, consent)")
+    p.add_argument("user")
+    p.set_defaults(func=forget_command)
+
+    p = commands.add_parser("svg", help="draw USER's memory map as SVG")
+    p.add_argument("user")
+    p.add_argument("-o", "--output", type=Path, default=None, help="file to write (default: stdout)")
+    p.set_defaults(func=svg_command)
+
+    p = commands.add_parser("stats", help="counts: users, memories, index, log")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=stats_command)
+
+
+def consent_command(args: argparse.Namespace, settings: Settings) -> int:
+    on = args.state == "on"
+    with _open(settings) as store:
+        store.set_consent(args.user, on)
+    print(f"memory consent for {args.user}: {'on' if on else 'off'}")
+    return 0
+
+
+def add_command(args: argparse.Namespace, settings: Settings) -> int:
+    tags = [t for t in args.tags.split(",") if t.strip()]
+    with _open(settings) as store:
+        memory = store.add(args.user, args.text, tags=tags, hard=args.hard)
+    action = "updated" if memory.version > 1 else "stored"
+    lifetime = "permanent" if memory.hard else "expires 14 days after last seen"
+    print(f"{action} memory {memory.id} for {args.user} ({lifetime})")
+    return 0
+
+
+def recall_command(args: argparse.Namespace, settings: Settings) -> int:
+    k = args.k if args.k is not None else settings.recall_k
+    with _open(settings) as store:
+        results = store.recall(args.user, args.query, k=k)
+    if args.json:
+        _print_json([r.to_json() for r in results])
+    elif not results:
+        print(f"no memories of {args.user} match (or {args.user} has not opted in)")
+    else:
+        for r in results:
+            tags = f"  [{', '.join(r.tags)}]" if r.tags else ""
+            print(f"{r.score:.3f}  {r.text}{tags}")
+    return 0
+
+
+def import_command(args: argparse.Namespace, settings: Settings) -> int:
+    with _open(settings) as store:
+        count = store.import_jsonl(args.user, args.file)
+    print(f"imported {count} memories for {args.user} from {args.file}")
+    return 0
+
+
+def export_command(args: argparse.Namespace, settings: Settings) -> int:
+    with _open(settings) as store:
+        _print_json(store.export(args.user))
+    return 0
+
+
+def forget_command(args: argparse.Namespace, settings: Settings) -> int:
+    with _open(settings) as store:
+        store.forget(args.user)
+    print(f"forgot everything about {args.user}")
+    return 0
+
+
+def svg_command(args: argparse.Namespace, settings: Settings) -> int:
+    with _open(settings) as store:
+        document = store.svg(args.user)
+    if args.output is None:
+        sys.stdout.write(document)
+        return 0
+    try:
+        args.output.write_text(document, encoding="utf-8")
+    except OSError as err:
+        raise InputError(f"cannot write {args.output} ({err.strerror}); choose a writable path with -o") from None
+    print(f"wrote {args.output}")
+    return 0
+
+
+def stats_command(args: argparse.Namespace, settings: Settings) -> int:
+    with _open(settings) as store:
+        stats = store.stats()
+    if args.json:
+        _print_json(stats)
+    else:
+        for key, value in stats.items():
+            print(f"{key.replace('_', ' ')}: {value}")
+    return 0
+
+
+def _open(settings: Settings) -> MemoryStore:
+    from sel.memory.store import MemoryStore
+
+    return MemoryStore.open(settings.data_dir, settings.embed_model)
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return number

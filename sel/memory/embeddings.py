@@ -1,0 +1,137 @@
+"""Sentence embeddings with fastembed, from a local model folder only (no model hub).
+
+One :class:`Embedder` per model folder per process (:func:`shared_embedder`); query
+embeddings are kept in an LRU cache of 1000 entries. All methods block (ONNX Runtime):
+async callers run them in a thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sel.errors import ModelError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+log = logging.getLogger(__name__)
+
+DIM = 384
+QUERY_CACHE_SIZE = 1000
+MODEL_FILES = ("model.onnx", "tokenizer.json", "config.json", "special_tokens_map.json", "tokenizer_config.json")
+# The name fastembed registers the local model under; it never leaves this process.
+_MODEL_NAME = "sel/all-MiniLM-L6-v2-int8-local"
+
+_shared: dict[Path, Embedder] = {}
+_shared_lock = threading.Lock()
+_register_lock = threading.Lock()
+
+
+def check_model_dir(model_dir: Path) -> None:
+    """Raise ModelError unless ``model_dir`` holds the embedding model and its tokenizer files."""
+    fix = "run `make setup` (or `sel models`) to install it, or point SEL_EMBED_MODEL at such a folder"
+    if not model_dir.is_dir():
+        raise ModelError(f"embedding model folder {model_dir} not found; {fix}")
+    missing = [name for name in MODEL_FILES if not (model_dir / name).is_file()]
+    if missing:
+        raise ModelError(f"embedding model folder {model_dir} lacks {', '.join(missing)}; {fix}")
+
+
+class Embedder:
+    """MiniLM (384-d, L2-normalized) over a local ONNX model."""
+
+    dim = DIM
+
+    def __init__(self, model_dir: Path, *, threads: int | None = None, cache_size: int = QUERY_CACHE_SIZE) -> None:
+        check_model_dir(model_dir)
+        self.model_dir = model_dir
+        self._model = _load(model_dir, threads)
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_size = cache_size
+        self._cache_lock = threading.Lock()
+        self.cache_hits = 0
+        self.cache_misses = 0
+
+    def embed_documents(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        """Embeddings of ``texts`` as a float32 array of shape (len(texts), dim); not cached."""
+        import numpy as np
+
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vectors = np.asarray(list(self._model.embed(list(texts), batch_size=batch_size)), dtype=np.float32)
+        return _normalized(vectors)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """The embedding of one query, from the LRU cache when it was asked recently (read-only array)."""
+        with self._cache_lock:
+            cached = self._cache.get(text)
+            if cached is not None:
+                self._cache.move_to_end(text)
+                self.cache_hits += 1
+                return cached
+        vector = self.embed_documents([text])[0]
+        vector.setflags(write=False)  # shared by every caller that hits the cache
+        with self._cache_lock:
+            self.cache_misses += 1
+            self._cache[text] = vector
+            self._cache.move_to_end(text)
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return vector
+
+    def clear_cache(self) -> None:
+        with self._cache_lock:
+            self._cache.clear()
+
+
+def shared_embedder(model_dir: Path) -> Embedder:
+    """The process's one Embedder for ``model_dir`` (loaded on first use)."""
+    key = model_dir.resolve()
+    with _shared_lock:
+        embedder = _shared.get(key)
+        if embedder is None:
+            embedder = Embedder(model_dir)
+            _shared[key] = embedder
+        return embedder
+
+
+def _load(model_dir: Path, threads: int | None):  # -> fastembed.TextEmbedding
+    # fastembed consults the hub unless told it is offline; this machine has no hub to reach.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from fastembed import TextEmbedding
+    from fastembed.common.model_description import ModelSource, PoolingType
+
+    with _register_lock:
+        known = {m["model"] for m in TextEmbedding.list_supported_models()}
+        if _MODEL_NAME not in known:
+            TextEmbedding.add_custom_model(
+                model=_MODEL_NAME,
+                pooling=PoolingType.MEAN,
+                normalization=True,
+                sources=ModelSource(hf=_MODEL_NAME),
+                dim=DIM,
+                model_file="model.onnx",
+            )
+    try:
+        model = TextEmbedding(model_name=_MODEL_NAME, specific_model_path=str(model_dir), threads=threads)
+    except Exception as err:  # ONNX Runtime / tokenizers raise many types for a damaged file
+        raise ModelError(
+            f"embedding model in {model_dir} could not be loaded ({type(err).__name__}: {err}); "
+            "run `make setup` to reinstall it"
+        ) from err
+    log.info("loaded embedding model from %s", model_dir)
+    return model
+
+
+def _normalized(vectors: np.ndarray) -> np.ndarray:
+    import numpy as np
+
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return (vectors / norms).astype(np.float32, copy=False)

@@ -1,0 +1,140 @@
+"""The record log: an append-only file of JSON lines, the source of truth for memory.
+
+Appends are fsync'd before an operation is acknowledged, so a process killed at any
+moment loses at most the line being written. Compaction rewrites the whole log
+atomically (temp file + fsync + rename), so older lines are never damaged. A line that
+cannot be read is moved, byte for byte, to a quarantine file instead of being dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import orjson
+
+from sel.memory.atomic_files import fsync_dir, write_atomic, write_atomic_with
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class JournalLines:
+    """What is on disk: complete lines with their 1-based numbers, and a torn last line if any."""
+
+    lines: list[tuple[int, bytes]]
+    torn_tail: bytes | None
+
+
+class Journal:
+    """An append-only JSON-lines log with a quarantine file for damaged lines."""
+
+    def __init__(self, path: Path, quarantine_path: Path) -> None:
+        self.path = path
+        self.quarantine_path = quarantine_path
+        self.line_count = 0
+        self._handle: BinaryIO | None = None
+
+    def read(self) -> JournalLines:
+        """Every complete line; a last line without its newline was cut short by a crash."""
+        if not self.path.exists():
+            return JournalLines([], None)
+        data = self.path.read_bytes()
+        pieces = data.split(b"\n")
+        tail = pieces.pop()  # b"" when the file ends with a newline
+        lines = [(number, line) for number, line in enumerate(pieces, start=1) if line.strip()]
+        self.line_count = len(lines)
+        return JournalLines(lines, tail if tail.strip() else None)
+
+    def write(self, events: Iterable[dict[str, Any]]) -> None:
+        """Hand events to the OS (survives a killed process, not yet a power cut: call :meth:`sync`)."""
+        payload = b"".join(orjson.dumps(event) + b"\n" for event in events)
+        if not payload:
+            return
+        handle = self._append_handle()
+        handle.write(payload)
+        handle.flush()
+        self.line_count += payload.count(b"\n")
+
+    def sync(self) -> None:
+        """Make everything written so far durable."""
+        if self._handle is not None:
+            os.fsync(self._handle.fileno())
+
+    def append(self, events: Iterable[dict[str, Any]]) -> None:
+        """Write and fsync: once this returns, the events survive a crash."""
+        self.write(events)
+        self.sync()
+
+    def rewrite(self, events: Iterable[dict[str, Any]]) -> None:
+        """Replace the whole log atomically with ``events`` (compaction, forgetting a user)."""
+        count = 0
+
+        def write(tmp: Path) -> None:
+            nonlocal count
+            with tmp.open("wb") as fh:
+                for chunk in _chunks(events):
+                    fh.write(chunk)
+                    count += chunk.count(b"\n")
+
+        self.close()
+        write_atomic_with(self.path, write)
+        self.line_count = count
+
+    def quarantine(self, lines: list[bytes]) -> None:
+        """Keep damaged lines, unchanged, in the quarantine file (fsync'd)."""
+        if not lines:
+            return
+        with self.quarantine_path.open("ab") as fh:
+            fh.write(b"".join(line.rstrip(b"\n") + b"\n" for line in lines))
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    def quarantined_lines(self) -> list[bytes]:
+        """The lines kept in quarantine."""
+        if not self.quarantine_path.exists():
+            return []
+        return [line for line in self.quarantine_path.read_bytes().split(b"\n") if line]
+
+    def scrub_quarantine(self, needle: bytes) -> int:
+        """Remove quarantined lines containing ``needle`` (a forgotten user's id); return how many."""
+        kept = self.quarantined_lines()
+        remaining = [line for line in kept if needle not in line]
+        removed = len(kept) - len(remaining)
+        if removed:
+            write_atomic(self.quarantine_path, b"".join(line + b"\n" for line in remaining))
+        return removed
+
+    def size_bytes(self) -> int:
+        return self.path.stat().st_size if self.path.exists() else 0
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+
+    def _append_handle(self) -> BinaryIO:
+        if self._handle is None:
+            created = not self.path.exists()
+            self._handle = self.path.open("ab")
+            if created:
+                fsync_dir(self.path.parent)  # the new file's name must survive a power cut too
+        return self._handle
+
+
+def _chunks(events: Iterable[dict[str, Any]], size: int = 1 << 20) -> Iterator[bytes]:
+    buffer: list[bytes] = []
+    length = 0
+    for event in events:
+        line = orjson.dumps(event) + b"\n"
+        buffer.append(line)
+        length += len(line)
+        if length >= size:
+            yield b"".join(buffer)
+            buffer, length = [], 0
+    if buffer:
+        yield b"".join(buffer)

@@ -1,0 +1,658 @@
+"""MemoryStore: consent-based long-term memory, the one API the rest of SEL uses.
+
+Everything about a user is stored only while that user has opted in. What is kept lives
+under ``data_dir/memory/``:
+
+* ``journal.jsonl`` - the record log (consent, last-seen times, memories, profiles), the
+  source of truth; fsync'd before an operation returns, compacted atomically;
+* ``quarantine.jsonl`` - damaged log lines, kept byte for byte;
+* ``index/`` - the vector index snapshot, derived data rebuilt from the log when missing
+  or damaged.
+
+All methods block (embedding, fsync) and are thread-safe; async callers use
+``asyncio.to_thread``. Without consent, ``recall`` and ``get_profile`` return nothing: a
+user who withdrew consent is neither remembered anew nor reminded of what is stored, and
+``forget`` erases it.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from sel.errors import ConsentError, InputError
+from sel.memory import consent as consent_rules
+from sel.memory.atomic_files import remove_stale_temps
+from sel.memory.embeddings import DIM, Embedder, check_model_dir, shared_embedder
+from sel.memory.extraction import Fact, extract_facts, fact_from_text, keywords
+from sel.memory.import_format import read_import_file
+from sel.memory.index import Entries, IndexUnavailable, VectorIndex, remove_snapshot_files
+from sel.memory.journal import Journal
+from sel.memory.ranking import MIN_SIMILARITY, recall_score
+from sel.memory.records import (
+    MAX_TEXT_CHARS,
+    Memory,
+    ObserveResult,
+    Recalled,
+    clean_text,
+    normalize_tags,
+    valid_user_id,
+)
+from sel.memory.retention import SOFT_TTL_SECONDS, expires_at, is_expired
+from sel.memory.state import (
+    MemoryState,
+    consent_event,
+    delete_event,
+    profile_event,
+    put_event,
+    seen_event,
+)
+
+if TYPE_CHECKING:
+    import numpy as np
+
+log = logging.getLogger(__name__)
+
+NEAR_DUPLICATE_SIMILARITY = 0.88  # measured: paraphrases 0.89-0.97; "my cat/dog is called Tom" 0.86
+SEEN_PERSIST_SECONDS = 600.0  # last-seen times are written at most this often per user
+SNAPSHOT_MIN_CHANGES = 1000  # index changes before a snapshot is due (bounds re-embedding after a crash)
+SNAPSHOT_FRACTION = 0.25  # ... and at least this share of the index, so big bulk loads do not rewrite it often
+SNAPSHOT_MAX_AGE_SECONDS = 1800.0  # a checkpoint saves even a few changes once the snapshot is this old
+COMPACT_MIN_LINES = 1000
+EMBED_BATCH = 256
+MAX_LLM_FACTS = 5
+MAX_PROFILE_KIND_CHARS = 40
+
+CONSENT_GIVEN_HINT = (
+    "The user just allowed you to remember things about them. Acknowledge it briefly; they can say "
+    '"stop remembering things about me" at any time.'
+)
+CONSENT_WITHDRAWN_HINT = (
+    "The user asked you to stop remembering things about them. Confirm briefly that nothing new will be stored "
+    "and that the forget command erases what is already kept."
+)
+NOT_OPTED_IN_HINT = (
+    "The user asked you to remember something, but they have not allowed you to remember things about them, "
+    'so nothing was stored. Tell them briefly they can say "you can remember stuff about me" to opt in.'
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Draft:
+    """A memory about to be stored: text plus what the caller and the extractor know about it."""
+
+    text: str
+    tags: tuple[str, ...]
+    hard: bool
+    slot: str | None
+    created_at: float | None = None
+
+
+class MemoryStore:
+    """Consent-based long-term memory for all users. Build it with :meth:`open`."""
+
+    def __init__(
+        self,
+        root: Path,
+        embed_model_dir: Path,
+        journal: Journal,
+        state: MemoryState,
+        index: VectorIndex,
+        *,
+        clock: Callable[[], float],
+        llm_extract: Callable[[str], list[str]] | None,
+    ) -> None:
+        self.root = root
+        self._embed_model_dir = embed_model_dir
+        self._journal = journal
+        self._state = state
+        self._index = index
+        self._clock = clock
+        self._llm_extract = llm_extract
+        self._lock = threading.RLock()
+        self._embedder: Embedder | None = None
+        self._unsaved_changes = 0
+        self._persisted_seen = dict(state.last_seen)
+        self._snapshot_at = clock()
+        self._closed = False
+
+    # -- opening -------------------------------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls,
+        data_dir: Path,
+        embed_model_dir: Path,
+        *,
+        clock: Callable[[], float] = time.time,
+        llm_extract: Callable[[str], list[str]] | None = None,
+    ) -> MemoryStore:
+        """Open (or create) the store under ``data_dir/memory``.
+
+        Damaged log lines are quarantined; a missing, damaged or stale index is rebuilt
+        from the log (logged). ``llm_extract`` (text -> fact sentences) adds LLM-assisted
+        extraction; pass it only when ``settings.memory_llm_extraction`` is on.
+        Raises ModelError when the embedding model folder is missing.
+        """
+        check_model_dir(embed_model_dir)
+        root = data_dir / "memory"
+        index_dir = root / "index"
+        index_dir.mkdir(parents=True, exist_ok=True)
+        remove_stale_temps(root)
+        remove_stale_temps(index_dir)
+        journal = Journal(root / "journal.jsonl", root / "quarantine.jsonl")
+        state = _replay(journal)
+        try:
+            index, entries = VectorIndex.load(index_dir)
+        except IndexUnavailable as err:
+            remove_snapshot_files(index_dir, keep=())
+            if state.memories or (index_dir / "index.json").exists():
+                log.warning("memory index %s; rebuilding it from %d records", err, len(state.memories))
+            index, entries = VectorIndex(DIM), {}
+        store = cls(root, embed_model_dir, journal, state, index, clock=clock, llm_extract=llm_extract)
+        if store._reconcile(entries):
+            store._save_index()
+        return store
+
+    def _reconcile(self, entries: Entries) -> int:
+        """Bring the index in line with the log (after a crash or a rebuild); return how many labels changed."""
+        state = self._state
+        stale = [
+            label
+            for label, (memory_id, version) in entries.items()
+            if (memory := state.memories.get(memory_id)) is None or memory.label != label or memory.version != version
+        ]
+        missing = [
+            m
+            for m in state.memories.values()
+            if entries.get(m.label) != (m.id, m.version) or not self._index.is_live(m.label)
+        ]
+        self._index.remove([label for label in stale if label not in state.by_label])
+        if missing:
+            log.info("memory index: embedding %d records it did not have", len(missing))
+        for start in range(0, len(missing), EMBED_BATCH):
+            batch = missing[start : start + EMBED_BATCH]
+            vectors = self._embed([m.text for m in batch])
+            self._index.put([m.label for m in batch], vectors, threads=2)
+        return len(stale) + len(missing)
+
+    # -- consent ---------------------------------------------------------------------------------
+
+    def has_consent(self, user_id: str) -> bool:
+        """Whether the user has opted in to being remembered."""
+        with self._lock:
+            return user_id in self._state.consent
+
+    def set_consent(self, user_id: str, on: bool, *, now: float | None = None) -> None:
+        """Record an opt-in or a withdrawal (durable when this returns). Withdrawal stops storing at once."""
+        now = self._now(now)
+        _check_user_id(user_id)
+        with self._lock:
+            self._check_open()
+            if (user_id in self._state.consent) == on:
+                return
+            self._journal.append([consent_event(user_id, on, now)])
+            self._state.set_consent(user_id, on, now)
+            log.info("memory consent %s", "given" if on else "withdrawn")
+
+    # -- storing ----------------------------------------------------------------------------------
+
+    def observe(self, user_id: str, text: str, *, tags: Sequence[str] = (), now: float | None = None) -> ObserveResult:
+        """Take in one message from the user: consent changes, last-seen time, and facts worth keeping.
+
+        Facts are stored only with consent. ``tags`` are topic tags from the router.
+        """
+        now = self._now(now)
+        reading = consent_rules.read_consent(clean_text(text))
+        hint = ""
+        if reading.change is not None:
+            self.set_consent(user_id, reading.change, now=now)
+            hint = CONSENT_GIVEN_HINT if reading.change else CONSENT_WITHDRAWN_HINT
+        if not self.has_consent(user_id):
+            if reading.change is None and consent_rules.asks_to_remember(reading.remainder):
+                hint = NOT_OPTED_IN_HINT
+            return ObserveResult(reading.change, [], hint)
+        self.touch(user_id, now)
+        facts = _unique_facts(extract_facts(reading.remainder) + self._llm_facts(reading.remainder))
+        drafts = [_draft(fact, tags) for fact in facts]
+        stored = self._store(user_id, drafts, now, require_consent=False) if drafts else []
+        return ObserveResult(reading.change, stored, hint)
+
+    def add(
+        self,
+        user_id: str,
+        text: str,
+        *,
+        tags: Sequence[str] = (),
+        hard: bool = False,
+        now: float | None = None,
+    ) -> Memory:
+        """Store ``text`` as given (a near-duplicate or same-slot memory is updated instead).
+
+        Raises ConsentError without consent, InputError for empty or overlong text.
+        """
+        now = self._now(now)
+        text = _checked_text(text)
+        self._require_consent(user_id)
+        return self._store(user_id, [_draft(fact_from_text(text, hard=hard), tags)], now, require_consent=True)[0]
+
+    def import_jsonl(self, user_id: str, path: Path, *, now: float | None = None) -> int:
+        """Store every memory in a JSON-lines file; return how many lines were imported.
+
+        The whole file is validated first: a bad line raises InputError naming it and nothing is stored.
+        """
+        now = self._now(now)
+        self._require_consent(user_id)
+        items = read_import_file(path)
+        for start in range(0, len(items), EMBED_BATCH):
+            drafts = [
+                _draft(fact_from_text(item.text, hard=item.hard), item.tags, created_at=item.created_at)
+                for item in items[start : start + EMBED_BATCH]
+            ]
+            self._store(user_id, drafts, now, require_consent=True)
+        return len(items)
+
+    def add_many(
+        self, user_id: str, texts: Sequence[str], *, tags: Sequence[str] = (), now: float | None = None
+    ) -> list[Memory]:
+        """Store several texts in one batch (one embedding pass, one fsync); ConsentError without consent."""
+        now = self._now(now)
+        self._require_consent(user_id)
+        drafts = [_draft(fact_from_text(_checked_text(text)), tags) for text in texts]
+        return self._store(user_id, drafts, now, require_consent=True)
+
+    def _store(self, user_id: str, drafts: list[_Draft], now: float, *, require_consent: bool) -> list[Memory]:
+        vectors = self._embed([d.text for d in drafts])  # outside the lock: the slow part
+        with self._lock:
+            self._check_open()
+            if user_id not in self._state.consent:
+                if require_consent:
+                    raise _consent_error(user_id)
+                return []  # consent was withdrawn while we were embedding
+            stored: list[Memory] = []
+            try:
+                for draft, vector in zip(drafts, vectors, strict=True):
+                    memory = self._placed(user_id, draft, vector, now)
+                    self._journal.write([put_event(memory)])
+                    self._state.put(memory)
+                    self._index.put([memory.label], vector)
+                    stored.append(memory)
+            finally:
+                self._journal.sync()
+            self._changed(len(stored))
+            return stored
+
+    def _placed(self, user_id: str, draft: _Draft, vector: np.ndarray, now: float) -> Memory:
+        """The memory ``draft`` becomes: an update of a same-slot or near-duplicate memory, else a new one."""
+        state = self._state
+        same_slot = state.by_slot.get((user_id, draft.slot)) if draft.slot else None
+        if same_slot is not None:
+            existing = state.memories[same_slot]
+            similarity = float(self._index.vectors([existing.label])[0] @ vector)
+            if similarity < NEAR_DUPLICATE_SIMILARITY:
+                # A newer, different fact in the same slot: it replaces the old one ("I moved to Berlin").
+                return existing.revised(
+                    text=draft.text,
+                    tags=draft.tags,
+                    hard=draft.hard or existing.hard,
+                    created_at=draft.created_at or now,
+                    updated_at=now,
+                )
+            return _restated(existing, draft, now)
+        hits = self._index.search(vector, state.labels_by_user.get(user_id, ()), k=1)
+        if hits and hits[0][1] >= NEAR_DUPLICATE_SIMILARITY:
+            existing = state.memory_at(hits[0][0])
+            if not (existing.slot and draft.slot and existing.slot != draft.slot):
+                return _restated(existing, draft, now)
+        return Memory(
+            id=secrets.token_hex(8),
+            user_id=user_id,
+            text=draft.text,
+            tags=draft.tags,
+            hard=draft.hard,
+            created_at=draft.created_at or now,
+            updated_at=now,
+            label=state.allocate_label(),
+            slot=draft.slot,
+        )
+
+    def _llm_facts(self, text: str) -> list[Fact]:
+        if self._llm_extract is None or len(text.split()) < 3:
+            return []
+        try:
+            lines = self._llm_extract(text)
+        except Exception:  # the extractor is a model call: any failure falls back to the rule-based facts
+            log.warning("LLM fact extraction failed; keeping only the rule-based facts", exc_info=True)
+            return []
+        facts = []
+        for line in list(lines)[:MAX_LLM_FACTS]:
+            if isinstance(line, str) and 0 < len(line.strip()) <= MAX_TEXT_CHARS:
+                facts.append(fact_from_text(line.strip()))
+        return facts
+
+    # -- last seen and expiry -----------------------------------------------------------------------
+
+    def touch(self, user_id: str, now: float | None = None) -> None:
+        """Mark the user as seen, extending their soft memories (nothing is stored without consent)."""
+        now = self._now(now)
+        with self._lock:
+            self._check_open()
+            if user_id not in self._state.consent:
+                return
+            self._state.mark_seen(user_id, now)
+            if now - self._persisted_seen.get(user_id, float("-inf")) >= SEEN_PERSIST_SECONDS:
+                self._journal.append([seen_event(user_id, now)])
+                self._persisted_seen[user_id] = now
+                self._compact_if_due()
+
+    def prune_expired(self, now: float | None = None) -> int:
+        """Delete soft memories whose TTL has run out; return how many. Run it periodically (see run_pruner)."""
+        now = self._now(now)
+        with self._lock:
+            self._check_open()
+            state = self._state
+            expired = [
+                memory
+                for user_id, memories in state.by_user.items()
+                for memory in memories.values()
+                if is_expired(memory, state.last_seen.get(user_id), now)
+            ]
+            if not expired:
+                return 0
+            self._journal.append(delete_event(m.id) for m in expired)
+            for memory in expired:
+                state.delete(memory.id)
+            self._index.remove([m.label for m in expired])
+            self._changed(len(expired))
+            log.info("pruned %d expired memories", len(expired))
+            return len(expired)
+
+    # -- recall ---------------------------------------------------------------------------------------
+
+    def recall(
+        self,
+        user_id: str,
+        query: str,
+        *,
+        k: int = 5,
+        now: float | None = None,
+        min_similarity: float = MIN_SIMILARITY,
+    ) -> list[Recalled]:
+        """The user's ``k`` memories most relevant to ``query``, best first; only that user's, only with consent.
+
+        Relevance is cosine similarity (at least ``min_similarity``) nudged by recency and hardness.
+        Expired soft memories are never returned, even before the pruner deletes them.
+        """
+        now = self._now(now)
+        query = clean_text(query)
+        if k <= 0 or not query:
+            return []
+        with self._lock:
+            if user_id not in self._state.consent or user_id not in self._state.labels_by_user:
+                return []
+        vector = self._embedder_instance().embed_query(query)  # outside the lock: the slow part
+        with self._lock:
+            self._check_open()
+            if user_id not in self._state.consent:
+                return []
+            allowed = self._recallable_labels(user_id, now)
+            hits = self._index.search(vector, allowed, k=max(4 * k, 20))
+            ranked = []
+            for label, similarity in hits:
+                memory = self._state.memory_at(label)
+                if memory.user_id != user_id:
+                    raise RuntimeError("memory index returned another user's memory")  # never reachable; never leak
+                if similarity >= min_similarity:
+                    score = recall_score(similarity, memory, now)
+                    ranked.append(
+                        Recalled(memory.id, memory.text, score, similarity, memory.tags, memory.hard, memory.created_at)
+                    )
+        ranked.sort(key=lambda r: r.score, reverse=True)
+        return ranked[:k]
+
+    def _recallable_labels(self, user_id: str, now: float) -> set[int]:
+        labels = self._state.labels_by_user.get(user_id, set())
+        last_seen = self._state.last_seen.get(user_id)
+        if last_seen is not None and now < last_seen + SOFT_TTL_SECONDS:
+            return labels  # seen recently: nothing of theirs has expired
+        memories = self._state.by_user.get(user_id, {})
+        return {m.label for m in memories.values() if not is_expired(m, last_seen, now)}
+
+    # -- profiles -------------------------------------------------------------------------------------
+
+    def get_profile(self, user_id: str, kind: str) -> dict[str, Any] | None:
+        """A stored profile (e.g. kind="style"), or None if there is none or the user has not consented."""
+        with self._lock:
+            if user_id not in self._state.consent:
+                return None
+            data = self._state.profiles.get(user_id, {}).get(kind)
+            return None if data is None else orjson.loads(orjson.dumps(data))
+
+    def put_profile(self, user_id: str, kind: str, data: dict[str, Any]) -> bool:
+        """Store a profile (JSON-able dict); False and nothing stored without consent."""
+        if not kind or len(kind) > MAX_PROFILE_KIND_CHARS:
+            raise ValueError(f"profile kind must be 1-{MAX_PROFILE_KIND_CHARS} characters")
+        copy = orjson.loads(orjson.dumps(data))  # raises TypeError for data that is not JSON
+        with self._lock:
+            self._check_open()
+            if user_id not in self._state.consent:
+                return False
+            self._journal.append([profile_event(user_id, kind, copy)])
+            self._state.set_profile(user_id, kind, copy)
+            self._compact_if_due()  # style profiles are rewritten on every message
+            return True
+
+    # -- owner tools ------------------------------------------------------------------------------------
+
+    def forget(self, user_id: str) -> None:
+        """Erase everything about the user: memories, vectors, profiles, consent, last-seen, quarantined lines.
+
+        The log is rewritten without them and a fresh index snapshot replaces the old files.
+        """
+        _check_user_id(user_id)
+        with self._lock:
+            self._check_open()
+            removed = self._state.forget(user_id)
+            self._index.remove([m.label for m in removed])
+            self._persisted_seen.pop(user_id, None)
+            self._journal.rewrite(self._state.events())
+            scrubbed = self._journal.scrub_quarantine(orjson.dumps(user_id))
+            self._save_index()
+            log.info("forgot a user: %d memories, %d quarantined lines erased", len(removed), scrubbed)
+
+    def export(self, user_id: str, *, now: float | None = None) -> dict[str, Any]:
+        """Everything stored about the user, as plain JSON data (vectors are derived from the texts and omitted)."""
+        now = self._now(now)
+        with self._lock:
+            state = self._state
+            last_seen = state.last_seen.get(user_id)
+            memories = sorted(state.user_memories(user_id), key=lambda m: m.created_at)
+            return {
+                "user_id": user_id,
+                "consent": user_id in state.consent,
+                "consented_at": state.consent.get(user_id),
+                "last_seen": last_seen,
+                "memories": [
+                    {**m.to_json(), "expires_at": expires_at(m, last_seen), "expired": is_expired(m, last_seen, now)}
+                    for m in memories
+                ],
+                "profiles": orjson.loads(orjson.dumps(state.profiles.get(user_id, {}))),
+            }
+
+    def svg(self, user_id: str, *, now: float | None = None) -> str:
+        """The user's memory map as an SVG document (see sel.memory.svg)."""
+        from sel.memory.svg import render_memory_map
+
+        now = self._now(now)
+        with self._lock:
+            last_seen = self._state.last_seen.get(user_id)
+            memories = [m for m in self._state.user_memories(user_id) if not is_expired(m, last_seen, now)]
+            vectors = self._index.vectors([m.label for m in memories])
+        return render_memory_map(memories, vectors, now=now, title=f"Memories of {user_id}")
+
+    def stats(self) -> dict[str, Any]:
+        """Counts for the owner (no user text, no user ids)."""
+        with self._lock:
+            state = self._state
+            hard = sum(1 for m in state.memories.values() if m.hard)
+            return {
+                "users": len(state.users()),
+                "consenting_users": len(state.consent),
+                "memories": len(state.memories),
+                "hard": hard,
+                "soft": len(state.memories) - hard,
+                "profiles": sum(len(p) for p in state.profiles.values()),
+                "index_live": self._index.live_count,
+                "index_extent": self._index.extent,
+                "unsaved_index_changes": self._unsaved_changes,
+                "journal_lines": self._journal.line_count,
+                "journal_bytes": self._journal.size_bytes(),
+                "quarantined_lines": len(self._journal.quarantined_lines()),
+                "path": str(self.root),
+            }
+
+    # -- housekeeping --------------------------------------------------------------------------------------
+
+    def checkpoint(self, *, force: bool = False) -> None:
+        """Save the index snapshot if it has changes worth saving, and compact the log if it has grown stale.
+
+        A few changes are saved once the snapshot is SNAPSHOT_MAX_AGE_SECONDS old (or with ``force``):
+        the snapshot can be large, and changes it misses are only re-embedded after a crash.
+        """
+        with self._lock:
+            self._check_open()
+            stale = self._clock() - self._snapshot_at >= SNAPSHOT_MAX_AGE_SECONDS
+            if self._unsaved_changes and (force or stale or self._unsaved_changes >= SNAPSHOT_MIN_CHANGES):
+                self._save_index()
+            self._compact_if_due()
+
+    def close(self) -> None:
+        """Checkpoint and release files. The store cannot be used afterwards."""
+        with self._lock:
+            if self._closed:
+                return
+            self.checkpoint(force=True)
+            self._journal.close()
+            self._closed = True
+
+    def __enter__(self) -> MemoryStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _changed(self, count: int) -> None:
+        self._unsaved_changes += count
+        if self._unsaved_changes >= max(SNAPSHOT_MIN_CHANGES, SNAPSHOT_FRACTION * self._index.live_count):
+            self._save_index()
+        self._compact_if_due()
+
+    def _save_index(self) -> None:
+        entries = {m.label: (m.id, m.version) for m in self._state.memories.values()}
+        self._index.save(self.root / "index", entries)
+        self._unsaved_changes = 0
+        self._snapshot_at = self._clock()
+
+    def _compact_if_due(self) -> None:
+        if self._journal.line_count > 2 * self._state.event_count() + COMPACT_MIN_LINES:
+            self._journal.rewrite(self._state.events())
+            log.info("compacted the memory log to %d lines", self._journal.line_count)
+
+    # -- small pieces ------------------------------------------------------------------------------------------
+
+    def _now(self, now: float | None) -> float:
+        return self._clock() if now is None else now
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError("this MemoryStore is closed")
+
+    def _require_consent(self, user_id: str) -> None:
+        if not self.has_consent(user_id):
+            raise _consent_error(user_id)
+
+    def _embedder_instance(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = shared_embedder(self._embed_model_dir)
+        return self._embedder
+
+    def _embed(self, texts: Sequence[str]) -> np.ndarray:
+        return self._embedder_instance().embed_documents(texts)
+
+
+def _replay(journal: Journal) -> MemoryState:
+    """Rebuild the view from the log, quarantining lines that cannot be trusted."""
+    state = MemoryState()
+    contents = journal.read()
+    damaged: list[bytes] = []
+    for number, line in contents.lines:
+        try:
+            state.apply(orjson.loads(line))
+        except (orjson.JSONDecodeError, ValueError, TypeError) as err:
+            log.warning("memory log line %d is damaged (%s); moved to %s", number, err, journal.quarantine_path.name)
+            damaged.append(line)
+    if contents.torn_tail is not None:
+        log.warning("memory log ends in a line cut short by a crash; moved to %s", journal.quarantine_path.name)
+        damaged.append(contents.torn_tail)
+    if damaged:
+        journal.quarantine(damaged)
+        journal.rewrite(state.events())  # so the next append does not glue onto a torn line
+    return state
+
+
+def _draft(fact: Fact, tags: Iterable[str], *, created_at: float | None = None) -> _Draft:
+    all_tags = normalize_tags([*tags, fact.topic, *keywords(fact.text)])
+    return _Draft(fact.text, all_tags, fact.hard, fact.slot, created_at)
+
+
+def _restated(existing: Memory, draft: _Draft, now: float) -> Memory:
+    """The same fact said again: keep when it was learned, take the newest wording, merge tags."""
+    return existing.revised(
+        text=draft.text,
+        tags=normalize_tags([*draft.tags, *existing.tags]),
+        hard=draft.hard or existing.hard,
+        slot=existing.slot or draft.slot,
+        updated_at=now,
+    )
+
+
+def _unique_facts(facts: list[Fact]) -> list[Fact]:
+    seen: set[str] = set()
+    out = []
+    for fact in facts:
+        key = fact.text.lower()
+        if key not in seen:
+            seen.add(key)
+            out.append(fact)
+    return out
+
+
+def _checked_text(text: str) -> str:
+    text = clean_text(text)
+    if not text:
+        raise InputError('the memory text is empty; give the fact to remember, e.g. "has a turtle named Shelly"')
+    if len(text) > MAX_TEXT_CHARS:
+        raise InputError(f"the memory text is {len(text)} characters; keep it under {MAX_TEXT_CHARS}")
+    return text
+
+
+def _check_user_id(user_id: str) -> None:
+    if not valid_user_id(user_id):
+        raise InputError(
+            f"user id {user_id!r} cannot be stored; use a Discord user id (digits) or 'local' for the terminal user"
+        )
+
+
+def _consent_error(user_id: str) -> ConsentError:
+    return ConsentError(
+        f"user {user_id} has not opted in to memory, so nothing about them can be stored; they can say "
+        f'"you can remember stuff about me", or run `sel memory consent {user_id} on`'
+    )

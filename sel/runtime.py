@@ -1,0 +1,88 @@
+"""Assembles SEL's parts for a frontend: the engine, the memory store and the brain.
+
+Frontends (terminal, Discord) build one Runtime and talk to ``runtime.brain``; they close
+it when they stop, which cancels nothing itself but frees the models and flushes state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sel.config import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Any  # sel.llm.engine.Engine
+    memory: Any | None  # sel.memory.store.MemoryStore
+    brain: Any  # sel.brain.brain.Brain
+    started_at: float = field(default_factory=time.time)
+    _pruner: asyncio.Task[None] | None = None
+    _stt: Any = None
+    _tts: Any = None
+
+    def speech_to_text(self) -> Any:
+        """The faster-whisper transcriber, created on first use (its model loads on first call)."""
+        if self._stt is None:
+            from sel.voice.stt import SpeechToText
+
+            self._stt = SpeechToText(self.settings)
+        return self._stt
+
+    def text_to_speech(self) -> Any:
+        """The Piper voice, created on first use."""
+        if self._tts is None:
+            from sel.voice.tts import TextToSpeech
+
+            self._tts = TextToSpeech.from_settings(self.settings)
+        return self._tts
+
+    def start_background(self) -> None:
+        """Periodic work that needs a running loop: pruning expired memories."""
+        if self.memory is not None and self._pruner is None:
+            from sel.memory.pruner import run_pruner
+
+            self._pruner = asyncio.create_task(run_pruner(self.memory))
+
+    async def aclose(self) -> None:
+        if self._pruner is not None:
+            self._pruner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pruner
+        try:
+            await self.brain.save()
+        except Exception:
+            log.exception("could not save SEL's state on shutdown")
+        await asyncio.to_thread(self.engine.close)
+        if self.memory is not None:
+            await asyncio.to_thread(self.memory.close)
+
+
+def open_runtime(settings: Settings, *, with_memory: bool = True, clock: Callable[[], float] = time.time) -> Runtime:
+    """Build the engine, memory store and brain from ``settings`` (models load lazily)."""
+    from sel.brain.brain import Brain
+    from sel.llm.engine import Engine
+
+    engine = Engine(settings)
+    engine.check_models()
+    memory = None
+    if with_memory:
+        from sel.memory.store import MemoryStore
+
+        memory = MemoryStore.open(settings.data_dir, settings.embed_model, clock=clock)
+    tz = None
+    if settings.timezone:
+        from zoneinfo import ZoneInfo
+
+        tz = ZoneInfo(settings.timezone)
+    brain = Brain(settings, engine, memory, clock=clock, tz=tz)
+    return Runtime(settings=settings, engine=engine, memory=memory, brain=brain)

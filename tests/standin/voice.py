@@ -1,0 +1,278 @@
+"""Voice: the main-gateway voice handshake, the voice websocket (wss, v8) and a UDP endpoint.
+
+Transport-only voice, as Discord had it before DAVE: the session description says
+`dave_protocol_version: 0`, so discord.py sends opus frames encrypted only with
+`aead_xchacha20_poly1305_rtpsize`, which the UDP endpoint decrypts and records per SSRC.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+import struct
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import WSMsgType, web
+
+from tests.standin import payloads
+from tests.standin.tls import VOICE_HOST
+
+if TYPE_CHECKING:
+    from tests.standin.server import DiscordStandin
+    from tests.standin.state import Guild, User
+
+log = logging.getLogger(__name__)
+
+MODE = "aead_xchacha20_poly1305_rtpsize"
+HEARTBEAT_INTERVAL_MS = 13_750
+DISCOVERY_LENGTH = 74
+RTP_HEADER = 12
+OPUS_SILENCE = b"\xf8\xff\xfe"
+CLOSE_AUTHENTICATION_FAILED = 4004
+CLOSE_UNKNOWN_PROTOCOL = 4012
+CLOSE_UNKNOWN_ENCRYPTION = 4016
+
+
+@dataclass(frozen=True)
+class VoiceMember:
+    """Who is in which voice channel of a guild."""
+
+    user_id: int
+    channel_id: int
+    session_id: str
+
+
+@dataclass
+class VoiceStream:
+    """Everything one SSRC sent: decrypted opus frames in arrival order, with their RTP sequence numbers."""
+
+    ssrc: int
+    user_id: int
+    frames: list[bytes] = field(default_factory=list)
+    sequences: list[int] = field(default_factory=list)
+    undecryptable: int = 0
+
+    @property
+    def audio_frames(self) -> list[bytes]:
+        """The frames without the trailing silence discord.py sends when playback stops."""
+        frames = list(self.frames)
+        while frames and frames[-1] == OPUS_SILENCE:
+            frames.pop()
+        return frames
+
+
+@dataclass
+class VoiceSession:
+    """One voice websocket: its identity, encryption key and speaking updates."""
+
+    guild_id: int
+    user_id: int
+    ssrc: int
+    secret_key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
+    mode: str | None = None
+    speaking: list[int] = field(default_factory=list)
+    closed: bool = False
+
+
+class VoiceServer:
+    """Voice states per guild, the voice websocket and the UDP endpoint that records audio."""
+
+    def __init__(self, standin: DiscordStandin) -> None:
+        self.standin = standin
+        self.members: dict[int, dict[int, VoiceMember]] = {}  # guild id -> user id -> state
+        self.tokens: dict[int, str] = {}  # guild id -> the bot's current voice server token
+        self.sessions: list[VoiceSession] = []
+        self.streams: dict[int, VoiceStream] = {}
+        self.identifies: list[dict[str, Any]] = []
+        self.udp_port = 0
+        self._transport: asyncio.DatagramTransport | None = None
+        self._next_ssrc = 1000
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        transport, _ = await loop.create_datagram_endpoint(lambda: _UdpProtocol(self), local_addr=("127.0.0.1", 0))
+        self._transport = transport
+        self.udp_port = transport.get_extra_info("sockname")[1]
+
+    async def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+            self._transport = None
+
+    # --- voice states on the main gateway -------------------------------------------------------
+
+    def states_for(self, guild: Guild) -> list[dict[str, Any]]:
+        """Voice states for GUILD_CREATE."""
+        world = self.standin.world
+        return [
+            payloads.voice_state_payload(world, guild, world.users[m.user_id], m.channel_id, m.session_id)
+            for m in self.members.get(guild.id, {}).values()
+        ]
+
+    def channel_of(self, guild_id: int, user_id: int) -> int | None:
+        member = self.members.get(guild_id, {}).get(user_id)
+        return member.channel_id if member else None
+
+    async def set_voice_state(self, guild: Guild, user: User, channel_id: int | None) -> str:
+        """Move `user` into a voice channel (None: out of voice) and dispatch VOICE_STATE_UPDATE."""
+        here = self.members.setdefault(guild.id, {})
+        session_id = secrets.token_hex(16)
+        if channel_id is None:
+            here.pop(user.id, None)
+        else:
+            here[user.id] = VoiceMember(user.id, channel_id, session_id)
+        data = payloads.voice_state_payload(self.standin.world, guild, user, channel_id, session_id)
+        await self.standin.gateway.dispatch("VOICE_STATE_UPDATE", data)
+        return session_id
+
+    async def on_voice_state_request(self, data: dict[str, Any]) -> None:
+        """Main-gateway op 4 from the bot: join, move or leave a voice channel."""
+        world = self.standin.world
+        guild = world.guilds.get(int(data["guild_id"]))
+        if guild is None:
+            self.standin.note_unsupported(f"voice state update for unknown guild {data['guild_id']}")
+            return
+        channel_id = int(data["channel_id"]) if data.get("channel_id") else None
+        await self.set_voice_state(guild, world.bot, channel_id)
+        if channel_id is None:
+            self.tokens.pop(guild.id, None)
+            return
+        token = secrets.token_hex(8)
+        self.tokens[guild.id] = token
+        server = {"token": token, "guild_id": str(guild.id), "endpoint": VOICE_HOST}
+        await self.standin.gateway.dispatch("VOICE_SERVER_UPDATE", server)
+
+    # --- the voice websocket --------------------------------------------------------------------
+
+    async def serve(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(max_msg_size=0)
+        await ws.prepare(request)
+        self.standin.notify()
+        sender = _VoiceSender(ws)
+        await sender.send(8, {"heartbeat_interval": HEARTBEAT_INTERVAL_MS})
+        session: VoiceSession | None = None
+        try:
+            async for msg in ws:
+                if msg.type is WSMsgType.TEXT:
+                    session = await self._handle(sender, session, json.loads(msg.data))
+                    self.standin.notify()
+        finally:
+            if session is not None:
+                session.closed = True
+            self.standin.notify()
+        return ws
+
+    async def _handle(self, sender: _VoiceSender, session: VoiceSession | None, payload: dict) -> VoiceSession | None:
+        op, data = payload.get("op"), payload.get("d") or {}
+        if op == 0:
+            return await self._identify(sender, data)
+        if op == 3:
+            await sender.send(6, {"t": data.get("t") if isinstance(data, dict) else data})
+        elif op == 7:
+            await sender.send(9, None)
+        elif session is None:
+            await sender.ws.close(code=4003, message=b"Not authenticated.")
+        elif op == 1:
+            await self._select_protocol(sender, session, data)
+        elif op == 5:
+            session.speaking.append(int(data.get("speaking", 0)))
+        else:
+            self.standin.note_unsupported(f"voice opcode {op}")
+        return session
+
+    async def _identify(self, sender: _VoiceSender, data: dict) -> VoiceSession | None:
+        self.identifies.append(data)
+        guild_id = int(data.get("server_id", 0))
+        user_id = int(data.get("user_id", 0))
+        member = self.members.get(guild_id, {}).get(user_id)
+        if (
+            self.tokens.get(guild_id) != data.get("token")
+            or member is None
+            or member.session_id != data.get("session_id")
+        ):
+            await sender.ws.close(code=CLOSE_AUTHENTICATION_FAILED, message=b"Authentication failed.")
+            return None
+        session = VoiceSession(guild_id=guild_id, user_id=user_id, ssrc=self._next_ssrc)
+        self._next_ssrc += 1
+        self.sessions.append(session)
+        ready = {"ssrc": session.ssrc, "ip": "127.0.0.1", "port": self.udp_port, "modes": [MODE]}
+        await sender.send(2, ready)
+        return session
+
+    async def _select_protocol(self, sender: _VoiceSender, session: VoiceSession, data: dict) -> None:
+        if data.get("protocol") != "udp":
+            await sender.ws.close(code=CLOSE_UNKNOWN_PROTOCOL, message=b"Unknown protocol.")
+            return
+        mode = (data.get("data") or {}).get("mode")
+        if mode != MODE:
+            await sender.ws.close(code=CLOSE_UNKNOWN_ENCRYPTION, message=b"Unknown encryption mode.")
+            return
+        session.mode = mode
+        description = {"mode": mode, "secret_key": list(session.secret_key), "dave_protocol_version": 0}
+        await sender.send(4, description)
+
+    # --- UDP ------------------------------------------------------------------------------------
+
+    def on_datagram(self, data: bytes, addr: tuple[str, int]) -> bytes | None:
+        """Answer IP discovery; decrypt and record RTP audio. Returns a reply datagram if one is due."""
+        if len(data) == DISCOVERY_LENGTH and data[:2] == b"\x00\x01":
+            (ssrc,) = struct.unpack_from(">I", data, 4)
+            reply = bytearray(DISCOVERY_LENGTH)
+            struct.pack_into(">HHI", reply, 0, 2, 70, ssrc)
+            reply[8 : 8 + len(addr[0])] = addr[0].encode()
+            struct.pack_into(">H", reply, DISCOVERY_LENGTH - 2, addr[1])
+            return bytes(reply)
+        if len(data) > RTP_HEADER + 4 and data[0] == 0x80:
+            self._record_rtp(data)
+        return None
+
+    def _record_rtp(self, packet: bytes) -> None:
+        import nacl.exceptions
+        import nacl.secret
+
+        sequence, _timestamp, ssrc = struct.unpack_from(">HII", packet, 2)
+        session = next((s for s in reversed(self.sessions) if s.ssrc == ssrc), None)
+        if session is None:
+            self.standin.note_unsupported(f"RTP from unknown ssrc {ssrc}")
+            return
+        stream = self.streams.setdefault(ssrc, VoiceStream(ssrc=ssrc, user_id=session.user_id))
+        header, ciphertext, nonce = packet[:RTP_HEADER], packet[RTP_HEADER:-4], packet[-4:] + bytes(20)
+        try:
+            frame = nacl.secret.Aead(session.secret_key).decrypt(ciphertext, header, nonce)
+        except nacl.exceptions.CryptoError:
+            stream.undecryptable += 1
+            log.warning("voice packet %s from ssrc %s did not decrypt", sequence, ssrc)
+            return
+        stream.frames.append(frame)
+        stream.sequences.append(sequence)
+        self.standin.notify()
+
+
+class _VoiceSender:
+    """Numbers outgoing voice payloads (`seq`, v8) so discord.py can acknowledge them."""
+
+    def __init__(self, ws: web.WebSocketResponse) -> None:
+        self.ws = ws
+        self.seq = 0
+
+    async def send(self, op: int, d: Any) -> None:
+        self.seq += 1
+        if not self.ws.closed:
+            await self.ws.send_str(json.dumps({"op": op, "d": d, "seq": self.seq}))
+
+
+class _UdpProtocol(asyncio.DatagramProtocol):
+    def __init__(self, server: VoiceServer) -> None:
+        self.server = server
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        reply = self.server.on_datagram(data, addr)
+        if reply is not None and self.transport is not None:
+            self.transport.sendto(reply, addr)

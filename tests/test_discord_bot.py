@@ -1,0 +1,376 @@
+"""SEL's Discord frontend end to end: the real discord.py against the loopback stand-in,
+with tiny generated GGUF models, the real brain and the real memory store."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import itertools
+import re
+import resource
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+
+from sel.config import Settings
+from sel.frontends.discord_bot import SelBot
+from sel.frontends.discord_stream import MARKER
+from sel.runtime import open_runtime
+from tests.standin.server import DiscordStandin
+
+
+@pytest.fixture
+async def sel_env(standin: DiscordStandin, make_settings: Callable[..., Settings]) -> AsyncIterator[Any]:
+    """Start SEL against the stand-in: ``await sel_env(**setting_overrides)`` returns the running SelBot."""
+    stack = contextlib.AsyncExitStack()
+
+    async def start(*, clock: Callable[[], float] = time.time, **env: str) -> SelBot:
+        env = {"DISCORD_TOKEN": standin.token, "SEL_MAX_NEW_TOKENS": "16", **env}
+        settings = make_settings(**env)
+        runtime = await asyncio.to_thread(open_runtime, settings)
+        stack.push_async_callback(runtime.aclose)
+        bot = SelBot(settings, runtime, clock=clock, **standin.client_options())
+        await stack.enter_async_context(standin.running(bot))
+        return bot
+
+    async with stack:
+        yield start
+
+
+def mention(bot: SelBot) -> str:
+    assert bot.user is not None
+    return f"<@{bot.user.id}>"
+
+
+async def replies_in(standin: DiscordStandin, channel_id: int, count: int = 1, timeout: float = 20.0) -> list[Any]:
+    """Wait until SEL has finished ``count`` replies (no in-progress marker left) in a channel."""
+
+    def done() -> list[Any] | None:
+        msgs = standin.bot_messages(channel_id)
+        finished = [m for m in msgs if not m.content.endswith(MARKER.strip())]
+        return msgs if len(finished) >= count and len(finished) == len(msgs) else None
+
+    return await standin.wait_for(done, timeout, what=f"{count} finished SEL replies in channel {channel_id}")
+
+
+# ---- messages ------------------------------------------------------------------------------
+
+
+async def test_mention_gets_a_streamed_reply_edited_at_most_once_per_second(sel_env, standin) -> None:
+    bot = await sel_env(SEL_MAX_NEW_TOKENS="900", SEL_CTX="2048", SEL_EDIT_INTERVAL="1.0")
+    await standin.send_message(standin.general.id, standin.alice, f"{mention(bot)} tell me a long story please")
+    msgs = await replies_in(standin, standin.general.id, timeout=60)
+    first = msgs[0]
+    assert first.reply_to is not None, "the reply should reference the user's message"
+    assert first.edits, "a long streamed reply must be edited while it streams"
+    assert MARKER.strip() in first.history[0].content, "the in-progress marker is missing while streaming"
+    for m in msgs:
+        assert MARKER.strip() not in m.content, "the final edit must remove the in-progress marker"
+        times = [r.at for r in m.history]
+        gaps = [b - a for a, b in itertools.pairwise(times)]
+        assert all(g >= 0.95 for g in gaps), f"a message was edited faster than once per second: {gaps}"
+        assert len(m.content) <= 2000
+    assert not standin.ratelimited, f"streaming caused {len(standin.ratelimited)} 429s"
+    assert standin.requests_to("POST", f"/api/v10/channels/{standin.general.id}/typing"), "no typing indicator"
+
+
+async def test_stream_off_sends_one_message_without_edits(sel_env, standin) -> None:
+    bot = await sel_env(SEL_STREAM="0", SEL_MAX_NEW_TOKENS="40")
+    await standin.send_message(standin.general.id, standin.alice, f"{mention(bot)} hi there")
+    msgs = await replies_in(standin, standin.general.id)
+    assert len(msgs) == 1 and not msgs[0].edits and msgs[0].content.strip()
+
+
+async def test_long_reply_continues_in_new_messages_under_the_limit(sel_env, standin) -> None:
+    bot = await sel_env(SEL_MAX_NEW_TOKENS="2000", SEL_CTX="4096", SEL_EDIT_INTERVAL="0.2", SEL_MODE="deep_focus")
+    ask = "write a lot please, a really long and detailed story about turtles, tea, trains and the moon"
+    await standin.send_message(standin.general.id, standin.alice, f"{mention(bot)} {ask}")
+    await replies_in(standin, standin.general.id, timeout=60)
+    await standin.idle(300)
+    msgs = standin.bot_messages(standin.general.id)
+    generated = bot.runtime.engine.last_stats.completion_tokens
+    assert sum(len(m.content) for m in msgs) > 2000, f"only {generated} tokens were generated: too short to split"
+    assert len(msgs) >= 2, "a reply over 2000 characters must continue in a new message"
+    assert all(0 < len(m.content) <= 2000 for m in msgs)
+    assert not standin.ratelimited
+
+
+async def test_dm_gets_an_answer(sel_env, standin) -> None:
+    await sel_env()
+    dm = standin.dm_channel(standin.bob)
+    await standin.send_message(dm.id, standin.bob, "hey, are you around?")
+    msgs = await replies_in(standin, dm.id)
+    assert msgs[0].content.strip()
+
+
+async def test_low_priority_chatter_gets_silence(sel_env, standin) -> None:
+    await sel_env()
+    await standin.send_message(standin.random.id, standin.bob, "lol")
+    await standin.send_message(standin.random.id, standin.alice, "haha ok")
+    await standin.idle(400)
+    assert standin.bot_messages(standin.random.id) == []
+    assert not standin.requests_to("POST", f"/api/v10/channels/{standin.random.id}/typing")
+
+
+async def test_backlog_older_than_drop_seconds_is_ignored(sel_env, standin) -> None:
+    bot = await sel_env(SEL_DROP_OLD_SECONDS="30", clock=lambda: time.time() + 120)
+    await standin.send_message(standin.general.id, standin.alice, f"{mention(bot)} are you there?")
+    await standin.idle(400)
+    assert standin.bot_messages(standin.general.id) == []
+
+
+async def test_other_bots_are_ignored(sel_env, standin) -> None:
+    bot = await sel_env()
+    robot = standin.add_user("robot", bot=True)
+    standin.add_member(standin.guild, robot)
+    await standin.send_message(standin.general.id, robot, f"{mention(bot)} beep boop answer me")
+    await standin.idle(400)
+    assert standin.bot_messages(standin.general.id) == []
+
+
+async def test_reply_to_an_older_message_branches_from_the_reply_chain(sel_env, standin) -> None:
+    bot = await sel_env()
+    ch = standin.general.id
+    first = await standin.send_message(ch, standin.alice, f"{mention(bot)} my cat is called Miso")
+    await replies_in(standin, ch, 1)
+    for text in ("unrelated one", "unrelated two", "unrelated three"):
+        await standin.send_message(ch, standin.bob, text)
+    sel_reply = standin.bot_messages(ch)[0]
+    chained = await standin.send_message(ch, standin.alice, "what did I just say?", reply_to=sel_reply.id)
+    await replies_in(standin, ch, 2)
+    message = await bot.get_channel(ch).fetch_message(int(chained["id"]))  # type: ignore[union-attr]
+    turns = await bot._context(message)
+    texts = [t.text for t in turns]
+    assert any("cat is called Miso" in t for t in texts), texts
+    assert not any("unrelated" in t for t in texts), (
+        f"a reply chain must not pull in the channel's other messages: {texts}"
+    )
+    assert first["id"]
+
+
+async def test_thread_is_its_own_conversation(sel_env, standin) -> None:
+    bot = await sel_env()
+    await standin.send_message(standin.general.id, standin.bob, "channel talk about trains")
+    await standin.send_message(standin.thread.id, standin.alice, f"{mention(bot)} thread talk about tea")
+    await replies_in(standin, standin.thread.id)
+    entries, _ = bot.history.before(standin.thread.id, 0)
+    assert all("trains" not in e.text for e in entries)
+
+
+async def test_new_messages_while_generating_are_coalesced_into_one_reply(sel_env, standin) -> None:
+    bot = await sel_env(SEL_MAX_NEW_TOKENS="300", SEL_EDIT_INTERVAL="0.2")
+    ch = standin.general.id
+    await standin.send_message(ch, standin.alice, f"{mention(bot)} first question")
+    await standin.wait_for(lambda: standin.bot_messages(ch), 10, what="the first reply to start")
+    for i in range(5):
+        await standin.send_message(ch, standin.alice, f"{mention(bot)} follow-up {i}")
+    await standin.wait_for(
+        lambda: len([m for m in standin.bot_messages(ch) if m.reply_to]) >= 2, 30, what="the coalesced reply"
+    )
+    await replies_in(standin, ch, 2, timeout=30)
+    await standin.idle(500, timeout=30)
+    replies = [m for m in standin.bot_messages(ch) if m.reply_to is not None]
+    assert len(replies) == 2, (
+        f"expected one reply to the first message and one to the newest, got {len(replies)}\n"
+        + "\n".join(f"{m.author_id} reply_to={m.reply_to} {m.content[:40]!r}" for m in standin.messages(ch))
+        + "\n"
+        + standin.transcript(60)
+    )
+    newest = standin.messages(ch)
+    last_user = [m for m in newest if m.author_id == standin.alice.id][-1]
+    assert replies[-1].reply_to == last_user.id, "the coalesced reply must answer the newest message"
+
+
+async def test_access_control_blocks_users_and_channels(sel_env, standin) -> None:
+    bot = await sel_env(SEL_BLOCKED_USERS=str(standin.bob.id), SEL_ALLOWED_CHANNELS=str(standin.general.id))
+    await standin.send_message(standin.general.id, standin.bob, f"{mention(bot)} hello?")
+    await standin.send_message(standin.random.id, standin.alice, f"{mention(bot)} hello from random")
+    await standin.idle(400)
+    assert standin.bot_messages(standin.general.id) == []
+    assert standin.bot_messages(standin.random.id) == []
+    await standin.send_message(standin.general.id, standin.alice, f"{mention(bot)} hello from general")
+    await replies_in(standin, standin.general.id)
+
+
+async def test_dms_can_be_turned_off(sel_env, standin) -> None:
+    await sel_env(SEL_ALLOW_DMS="0")
+    dm = standin.dm_channel(standin.bob)
+    await standin.send_message(dm.id, standin.bob, "hello?")
+    await standin.idle(400)
+    assert standin.bot_messages(dm.id) == []
+
+
+async def test_reconnects_after_the_gateway_drops(sel_env, standin) -> None:
+    bot = await sel_env()
+    await standin.drop_gateway()
+    await standin.wait_for(lambda: bot.is_ready() and bot.ws is not None and bot.ws.open, 10, what="reconnect")
+    await asyncio.sleep(0.2)
+    await standin.send_message(standin.general.id, standin.alice, f"{mention(bot)} still there?")
+    await replies_in(standin, standin.general.id, timeout=20)
+
+
+async def test_flood_over_ten_channels_stays_bounded_and_responsive(sel_env, standin) -> None:
+    channels = [standin.add_text_channel(standin.guild, f"flood-{i}") for i in range(10)]
+    bot = await sel_env(SEL_MAX_NEW_TOKENS="8", SEL_EDIT_INTERVAL="0.5")
+    gc.collect()
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    for i in range(200):
+        ch = channels[i % 10]
+        await standin.send_message(ch.id, standin.alice if i % 2 else standin.bob, f"{mention(bot)} flood {i}")
+    await standin.wait_for(lambda: all(standin.bot_messages(c.id) for c in channels), 60, what="a reply everywhere")
+    await standin.wait_for(lambda: not bot.lanes.running and not bot.lanes.pending, 90, what="SEL to catch up")
+    await standin.idle(300, timeout=30)
+    assert len(standin.ratelimited) <= 5, f"a 429 storm: {len(standin.ratelimited)} rate-limited requests"
+    per_channel = [len([m for m in standin.bot_messages(c.id) if m.reply_to]) for c in channels]
+    assert all(1 <= n <= 20 for n in per_channel), f"replies per channel: {per_channel}"
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) / 1024
+    assert grown_mb < 200, f"memory grew by {grown_mb:.0f} MB during the flood"
+    await standin.send_message(standin.general.id, standin.alice, f"{mention(bot)} you ok after that?")
+    await replies_in(standin, standin.general.id, timeout=20)
+
+
+# ---- commands ------------------------------------------------------------------------------
+
+
+async def prefix(standin: DiscordStandin, author: Any, text: str, channel: int | None = None) -> str:
+    ch = channel or standin.general.id
+    before = len(standin.bot_messages(ch))
+    await standin.send_message(ch, author, text)
+    msgs = await standin.wait_for(lambda: standin.bot_messages(ch)[before:], 15, what=f"an answer to {text!r}")
+    return msgs[-1].content
+
+
+async def slash(standin: DiscordStandin, author: Any, sub: str, **options: Any) -> Any:
+    interaction = await standin.slash(author, standin.general.id, "sel", subcommand=sub, options=options)
+    return await standin.wait_for(
+        lambda: (m := standin.interaction_response(interaction)) is not None and m.content is not None and m,
+        15,
+        what=f"/sel {sub} to be answered",
+    )
+
+
+async def test_mood_why_status_help_as_prefix_and_slash(sel_env, standin) -> None:
+    await sel_env()
+    assert "dopamine" in await prefix(standin, standin.bob, "!mood")
+    assert "dopamine" in (await slash(standin, standin.bob, "mood")).content
+    assert "memories" in await prefix(standin, standin.bob, "!status")
+    assert "tokens/s" in (await slash(standin, standin.bob, "status")).content
+    assert "remember on|off" in await prefix(standin, standin.bob, "!help")
+    assert "memsvg" in (await slash(standin, standin.bob, "help")).content
+    await standin.send_message(standin.random.id, standin.bob, "lol")
+    await standin.idle(200)
+    why = await prefix(standin, standin.bob, "!why")
+    assert why.strip()
+    assert (await slash(standin, standin.bob, "why")).content.strip()
+
+
+async def test_mode_needs_owner_or_admin(sel_env, standin) -> None:
+    bot = await sel_env()
+    assert "only the bot owner or a server admin" in (await prefix(standin, standin.bob, "!mode playful")).lower()
+    assert bot.brain.mode.name == "casual"
+    assert "playful" in await prefix(standin, standin.alice, "!mode playful")
+    assert bot.brain.mode.name == "playful"
+    refused = await slash(standin, standin.bob, "mode", name="deep_focus")
+    assert "only the bot owner" in refused.content.lower()
+    assert "quiet_companion" in (await slash(standin, standin.alice, "mode", name="quiet_companion")).content
+    assert bot.brain.mode.name == "quiet_companion"
+    assert "casual" in (await prefix(standin, standin.alice, "!mode grumpy")).lower()
+
+
+async def test_consent_memsvg_export_and_forget(sel_env, standin) -> None:
+    bot = await sel_env()
+    ch = standin.general.id
+    assert "don't keep memories" in await prefix(standin, standin.alice, "!memsvg")
+    assert "remember" in (await prefix(standin, standin.alice, "!remember on")).lower()
+    await standin.send_message(ch, standin.alice, f"{mention(bot)} my turtle is called Shelly")
+    await replies_in(standin, ch, 3)
+    await standin.idle(300)
+    assert "Here's what I remember" in await prefix(standin, standin.alice, "!memsvg")
+    svg_msg = standin.bot_messages(ch)[-1]
+    svg = svg_msg.attachments[0].data.decode()
+    assert svg.startswith("<svg") or svg.startswith("<?xml"), svg[:80]
+    assert "Shelly" in svg, "the memory map must show the remembered fact"
+
+    assert "Sent you a DM" in await prefix(standin, standin.alice, "!export")
+    dm = standin.dm_channel(standin.alice)
+    exported = standin.bot_messages(dm.id)[-1].attachments[0].data.decode()
+    assert "Shelly" in exported
+
+    assert "forget confirm" in await prefix(standin, standin.alice, "!forget")
+    assert "forgotten everything" in await prefix(standin, standin.alice, "!forget confirm")
+    assert "don't keep memories" in await prefix(standin, standin.alice, "!memsvg")
+    assert not bot.runtime.memory.has_consent(str(standin.alice.id))
+
+
+async def test_consent_and_memsvg_as_slash_commands(sel_env, standin) -> None:
+    bot = await sel_env()
+    assert "remember" in (await slash(standin, standin.bob, "remember", setting="on")).content.lower()
+    assert bot.runtime.memory.has_consent(str(standin.bob.id))
+    bot.runtime.memory.add(str(standin.bob.id), "I play the <b>cello</b> & sing")
+    msg = await slash(standin, standin.bob, "memsvg")
+    assert msg.attachments and "cello" in msg.attachments[0].data.decode()
+    assert "&lt;b&gt;" in msg.attachments[0].data.decode(), "user text in the SVG must be escaped"
+    assert "forget confirm" in (await slash(standin, standin.bob, "forget")).content
+    assert "forgotten" in (await slash(standin, standin.bob, "forget", confirm=True)).content
+    assert not bot.runtime.memory.has_consent(str(standin.bob.id))
+    assert "stopped" in (await slash(standin, standin.bob, "remember", setting="off")).content
+
+
+async def test_voice_commands_answer_when_not_in_voice(sel_env, standin) -> None:
+    await sel_env()
+    assert "join a voice channel first" in (await prefix(standin, standin.bob, "!join")).lower()
+    assert "not in a voice channel" in (await prefix(standin, standin.bob, "!leave")).lower()
+    assert "join" in (await prefix(standin, standin.bob, "!say hello")).lower()
+    assert "voice channel" in (await slash(standin, standin.bob, "leave")).content.lower()
+
+
+# ---- attachments -----------------------------------------------------------------------------
+
+
+async def test_small_code_file_is_read_and_routed_to_the_coder(sel_env, standin, tiny_models) -> None:
+    from tests.standin.server import FileSpec
+
+    bot = await sel_env()
+    code = b"def add(a, b):\n    return a - b  # bug?\n"
+    await standin.send_message(
+        standin.general.id,
+        standin.alice,
+        f"{mention(bot)} why is this wrong",
+        attachments=[FileSpec("add.py", code, "text/x-python")],
+    )
+    await replies_in(standin, standin.general.id)
+    assert bot.runtime.engine.last_stats.model_path == str(tiny_models.coder)
+
+
+async def test_too_large_file_is_refused_before_downloading(sel_env, standin) -> None:
+    from tests.standin.server import FileSpec
+
+    bot = await sel_env()
+    big = b"x" * (150 * 1024)
+    await standin.send_message(
+        standin.general.id,
+        standin.alice,
+        f"{mention(bot)} read this",
+        attachments=[FileSpec("huge.txt", big, "text/plain")],
+    )
+    msgs = await replies_in(standin, standin.general.id)
+    assert "too large" in msgs[0].content
+    assert not [r for r in standin.requests if "/attachments/" in r.path], "the file was downloaded anyway"
+
+
+async def test_image_without_vision_model_gets_a_friendly_answer(sel_env, standin) -> None:
+    from tests.standin.server import FileSpec
+
+    bot = await sel_env()
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+    await standin.send_message(
+        standin.general.id,
+        standin.alice,
+        f"{mention(bot)} what's in this screenshot?",
+        attachments=[FileSpec("screen.png", png, "image/png")],
+    )
+    msgs = await replies_in(standin, standin.general.id)
+    assert re.search(r"image|picture|see", msgs[0].content, re.I), msgs[0].content

@@ -1,0 +1,280 @@
+"""MemoryStore behaviour with the real embedder (fastembed, local MiniLM) and the real hnswlib index."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import orjson
+import pytest
+
+from sel.config import DEFAULT_EMBED_DIR, default_models_dir
+from sel.errors import ConsentError, InputError, ModelError
+from sel.memory.embeddings import shared_embedder
+from sel.memory.store import (
+    CONSENT_GIVEN_HINT,
+    CONSENT_WITHDRAWN_HINT,
+    NOT_OPTED_IN_HINT,
+    MemoryStore,
+)
+
+EMBED_DIR = default_models_dir() / DEFAULT_EMBED_DIR
+DAY = 24 * 3600.0
+T0 = 1_700_000_000.0
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, now: float = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture(scope="module", autouse=True)
+def embedder():
+    """Load the embedding model once for the module (every store in the process shares it)."""
+    return shared_embedder(EMBED_DIR)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def store(tmp_path: Path, clock: Clock):
+    with MemoryStore.open(tmp_path, EMBED_DIR, clock=clock) as opened:
+        yield opened
+
+
+def reopen(store: MemoryStore, clock: Clock) -> MemoryStore:
+    store.close()
+    return MemoryStore.open(store.root.parent, EMBED_DIR, clock=clock)
+
+
+def texts(store: MemoryStore, user_id: str) -> list[str]:
+    return sorted(m["text"] for m in store.export(user_id)["memories"])
+
+
+def test_consent_given_in_conversation_stores_the_facts_of_that_message(store):
+    result = store.observe("u1", "You can remember stuff about me. My turtle is called Shelly. I'm a nurse.")
+    assert result.consent_changed is True
+    assert result.reply_hint == CONSENT_GIVEN_HINT
+    assert sorted(m.text for m in result.stored) == ["I'm a nurse", "My turtle is called Shelly"]
+    assert store.has_consent("u1")
+
+
+def test_without_consent_facts_are_not_stored_and_a_request_explains_the_opt_in(store):
+    result = store.observe("u1", "remember that my dog is called Rex")
+    assert result.consent_changed is None and result.stored == []
+    assert result.reply_hint == NOT_OPTED_IN_HINT
+    assert store.export("u1")["memories"] == []
+    assert store.observe("u1", "my dog is called Rex").reply_hint == "", "only explicit requests get the hint"
+
+
+def test_withdrawal_stops_storing_at_once_and_hides_what_is_kept(store):
+    store.observe("u1", "you can remember things about me")
+    store.observe("u1", "my turtle is called Shelly")
+    result = store.observe("u1", "stop remembering things about me. I live in Rome.")
+    assert result.consent_changed is False and result.reply_hint == CONSENT_WITHDRAWN_HINT
+    assert result.stored == []
+    assert store.observe("u1", "I'm a nurse").stored == []
+    assert texts(store, "u1") == ["My turtle is called Shelly"], "withdrawal stores nothing new"
+    assert store.recall("u1", "what is my turtle called?") == [], "withdrawn users are not reminded"
+    with pytest.raises(ConsentError) as err:
+        store.add("u1", "likes tea")
+    assert err.value.exit_code == 3 and "sel memory consent u1 on" in str(err.value)
+
+
+def test_consent_survives_a_restart(store, clock):
+    store.set_consent("u1", True)
+    store = reopen(store, clock)
+    try:
+        assert store.has_consent("u1")
+        store.set_consent("u1", False)
+        store = reopen(store, clock)
+        assert not store.has_consent("u1")
+    finally:
+        store.close()
+
+
+def test_near_duplicates_update_the_existing_memory(store):
+    store.set_consent("u1", True)
+    first = store.add("u1", "I work as a nurse")
+    second = store.add("u1", "I'm a nurse")
+    assert second.id == first.id and second.version == 2
+    assert texts(store, "u1") == ["I'm a nurse"]
+    assert second.created_at == first.created_at, "a restated fact keeps when it was learned"
+
+
+def test_a_newer_contradicting_fact_replaces_the_older_one(store, clock):
+    store.set_consent("u1", True)
+    paris = store.add("u1", "I live in Paris")
+    clock.advance(3600)
+    berlin = store.observe("u1", "I moved to Berlin").stored[0]
+    assert berlin.id == paris.id and berlin.text == "I moved to Berlin"
+    assert texts(store, "u1") == ["I moved to Berlin"]
+    assert [r.text for r in store.recall("u1", "where do I live?")] == ["I moved to Berlin"]
+
+
+def test_similar_facts_about_different_things_are_both_kept(store):
+    store.set_consent("u1", True)
+    store.add("u1", "my cat is called Tom")
+    store.add("u1", "my dog is called Tom")
+    assert texts(store, "u1") == ["my cat is called Tom", "my dog is called Tom"]
+
+
+def test_tags_combine_the_callers_topic_the_fact_kind_and_keywords(store):
+    store.set_consent("u1", True)
+    memory = store.observe("u1", "my turtle is called Shelly", tags=["Animals"]).stored[0]
+    assert memory.tags == ("animals", "pets", "turtle", "shelly")
+
+
+def test_recall_ranks_the_relevant_memory_first(store):
+    store.set_consent("u1", True)
+    for text in ("I love my pet turtle named Shelly", "I work as a nurse", "I live in Lisbon", "I hate mushrooms"):
+        store.add("u1", text)
+    recalled = store.recall("u1", "what is the name of my turtle?", k=2)
+    assert recalled[0].text == "I love my pet turtle named Shelly"
+    assert recalled[0].similarity > 0.5
+    assert all(r.similarity >= 0.2 for r in recalled), "unrelated memories are left out"
+
+
+def test_recall_never_returns_another_users_memory_even_when_theirs_match_better(store, clock):
+    store.set_consent("a", True)
+    store.set_consent("b", True)
+    store.add("a", "I collect stamps from Peru")
+    names = ["Shelly", "Bob", "Tuck", "Leo", "Mo", "Pip", "Rex", "Ada", "Kit", "Zed", "Ivy", "Oz"]
+    foods = ["lettuce", "strawberries", "kale", "worms", "dandelions", "tomatoes", "peas", "melon"]
+    turtle_facts = [f"{n}'s turtle eats {f} on {d}" for n in names for f in foods for d in ("Mondays", "weekends")]
+    store.add_many("b", turtle_facts)
+    assert len(store.export("b")["memories"]) >= 50, "b needs many close matches for the test to mean anything"
+    for exact_fraction in (0.02, 0.0):  # the exact scan (a small share of the index) and the filtered graph search
+        store._index.exact_fraction = exact_fraction
+        recalled = store.recall("a", "what does my turtle eat?", k=10, min_similarity=-1.0)
+        assert [r.text for r in recalled] == ["I collect stamps from Peru"], f"path {store._index.last_search_path}"
+    assert store._index.last_search_path == "graph"
+
+
+def test_soft_memories_expire_fourteen_days_after_last_seen_and_hard_ones_stay(store, clock):
+    store.set_consent("u1", True)
+    store.add("u1", "I am training for a marathon")
+    store.add("u1", "I am allergic to penicillin", hard=True)
+    clock.advance(13 * DAY)
+    store.touch("u1")  # an interaction extends every soft memory
+    clock.advance(13 * DAY)
+    assert len(store.recall("u1", "what am I training for?", min_similarity=-1.0)) == 2
+    clock.advance(1 * DAY + 1)
+    assert [r.text for r in store.recall("u1", "what am I training for?", min_similarity=-1.0)] == [
+        "I am allergic to penicillin"
+    ], "expired memories are hidden even before the pruner runs"
+    assert store.prune_expired() == 1
+    assert store.prune_expired() == 0
+    store = reopen(store, clock)
+    try:
+        assert texts(store, "u1") == ["I am allergic to penicillin"]
+    finally:
+        store.close()
+
+
+def test_profiles_are_kept_only_with_consent(store):
+    assert store.put_profile("u1", "style", {"emoji": 0.5}) is False
+    assert store.get_profile("u1", "style") is None
+    store.set_consent("u1", True)
+    assert store.put_profile("u1", "style", {"emoji": 0.5}) is True
+    profile = store.get_profile("u1", "style")
+    assert profile == {"emoji": 0.5}
+    profile["emoji"] = 1.0
+    assert store.get_profile("u1", "style") == {"emoji": 0.5}, "callers get a copy"
+    store.set_consent("u1", False)
+    assert store.get_profile("u1", "style") is None
+
+
+def test_llm_extraction_adds_facts_and_its_failures_fall_back_to_the_rules(tmp_path, clock, caplog):
+    calls = []
+
+    def llm_extract(text: str) -> list[str]:
+        calls.append(text)
+        return ["The user's sister Mia is a pilot", 42]  # junk entries are ignored
+
+    with MemoryStore.open(tmp_path / "a", EMBED_DIR, clock=clock, llm_extract=llm_extract) as store:
+        store.observe("u1", "my sister Mia flies planes for a living, I'm a nurse")
+        assert calls == [], "nothing is sent for extraction without consent"
+        store.set_consent("u1", True)
+        stored = store.observe("u1", "my sister Mia flies planes for a living. I'm a nurse").stored
+        assert sorted(m.text for m in stored) == ["I'm a nurse", "The user's sister Mia is a pilot"]
+
+    def broken(text: str) -> list[str]:
+        raise RuntimeError("model crashed")
+
+    with MemoryStore.open(tmp_path / "b", EMBED_DIR, clock=clock, llm_extract=broken) as store:
+        store.set_consent("u1", True)
+        with caplog.at_level(logging.WARNING):
+            stored = store.observe("u1", "I work nights as a nurse. I live in Porto").stored
+        assert [m.text for m in stored] == ["I live in Porto"]
+        assert "LLM fact extraction failed" in caplog.text
+
+
+def test_add_rejects_empty_and_overlong_text(store):
+    store.set_consent("u1", True)
+    with pytest.raises(InputError):
+        store.add("u1", "   ")
+    with pytest.raises(InputError):
+        store.add("u1", "x" * 2001)
+
+
+def test_import_is_all_or_nothing_and_names_the_bad_line(store, tmp_path):
+    store.set_consent("u1", True)
+    good = tmp_path / "good.jsonl"
+    good.write_text(
+        '{"text": "I grow tomatoes", "tags": ["garden"], "created_at": 1600000000}\n'
+        "\n"
+        '{"text": "My daughter is called Ines", "hard": true, "created_at": "2021-05-01T10:00:00"}\n'
+    )
+    assert store.import_jsonl("u1", good) == 2
+    exported = {m["text"]: m for m in store.export("u1")["memories"]}
+    assert exported["I grow tomatoes"]["tags"][0] == "garden"
+    assert exported["I grow tomatoes"]["created_at"] == 1600000000
+    assert exported["My daughter is called Ines"]["hard"] is True
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"text": "I play chess"}\n{"text": "I sing"}\n{"text": "I knit", "hard": "yes"}\n')
+    with pytest.raises(InputError) as err:
+        store.import_jsonl("u1", bad)
+    assert "bad.jsonl line 3" in str(err.value) and "hard" in str(err.value)
+    assert "\n" not in str(err.value)
+    assert len(store.export("u1")["memories"]) == 2, "a bad line imports nothing"
+    with pytest.raises(ConsentError):
+        store.import_jsonl("nobody", good)
+
+
+def test_export_holds_everything_about_the_user_and_nothing_about_others(store):
+    store.set_consent("u1", True)
+    store.set_consent("u2", True)
+    store.add("u1", "I play the oboe", hard=True)
+    store.add("u2", "I play the tuba")
+    store.put_profile("u1", "style", {"emoji": 0.1})
+    exported = store.export("u1")
+    assert exported["consent"] is True and exported["profiles"] == {"style": {"emoji": 0.1}}
+    assert [m["text"] for m in exported["memories"]] == ["I play the oboe"]
+    assert exported["memories"][0]["expires_at"] is None
+    assert "tuba" not in orjson.dumps(exported).decode()
+
+
+def test_stats_count_without_naming_users(store):
+    store.set_consent("secret-user", True)
+    store.add("secret-user", "I have a secret hobby", hard=True)
+    stats = store.stats()
+    assert (stats["users"], stats["consenting_users"], stats["memories"], stats["hard"]) == (1, 1, 1, 1)
+    assert "secret" not in orjson.dumps(stats).decode()
+
+
+def test_a_missing_model_folder_is_a_one_line_model_error(tmp_path):
+    with pytest.raises(ModelError) as err:
+        MemoryStore.open(tmp_path, tmp_path / "no-such-model")
+    assert "make setup" in str(err.value) and "\n" not in str(err.value)
