@@ -28,6 +28,7 @@ class Runtime:
     started_at: float = field(default_factory=time.time)
     _pruner: asyncio.Task[None] | None = None
     _stt: Any = None
+    _closed: bool = False
     _tts: Any = None
 
     def speech_to_text(self) -> Any:
@@ -54,6 +55,10 @@ class Runtime:
             self._pruner = asyncio.create_task(run_pruner(self.memory))
 
     async def aclose(self) -> None:
+        """Stop background work, save the mood, free the models and close the memory store (once)."""
+        if self._closed:
+            return
+        self._closed = True
         if self._pruner is not None:
             self._pruner.cancel()
             with contextlib.suppress(asyncio.CancelledError):

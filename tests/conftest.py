@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +11,7 @@ import pytest
 from sel.config import Settings, default_models_dir, load_settings
 from tests.gguf_fixtures import SIMPLE_CHAT_TEMPLATE, write_tiny_llama
 
-pytest_plugins = ["tests.standin.fixtures"] if importlib.util.find_spec("tests.standin.fixtures") else []
+pytest_plugins = ["tests.standin.fixtures", "tests.discord_fixtures"]
 
 
 @dataclass(frozen=True)

@@ -4,57 +4,16 @@ with tiny generated GGUF models, the real brain and the real memory store."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import itertools
 import re
 import resource
 import time
-from collections.abc import AsyncIterator, Callable
-from typing import Any
 
 import pytest
 
-from sel.config import Settings
-from sel.frontends.discord_bot import SelBot
 from sel.frontends.discord_stream import MARKER
-from sel.runtime import open_runtime
-from tests.standin.server import DiscordStandin
-
-
-@pytest.fixture
-async def sel_env(standin: DiscordStandin, make_settings: Callable[..., Settings]) -> AsyncIterator[Any]:
-    """Start SEL against the stand-in: ``await sel_env(**setting_overrides)`` returns the running SelBot."""
-    stack = contextlib.AsyncExitStack()
-
-    async def start(*, clock: Callable[[], float] = time.time, **env: str) -> SelBot:
-        env = {"DISCORD_TOKEN": standin.token, "SEL_MAX_NEW_TOKENS": "16", **env}
-        settings = make_settings(**env)
-        runtime = await asyncio.to_thread(open_runtime, settings)
-        stack.push_async_callback(runtime.aclose)
-        bot = SelBot(settings, runtime, clock=clock, **standin.client_options())
-        await stack.enter_async_context(standin.running(bot))
-        return bot
-
-    async with stack:
-        yield start
-
-
-def mention(bot: SelBot) -> str:
-    assert bot.user is not None
-    return f"<@{bot.user.id}>"
-
-
-async def replies_in(standin: DiscordStandin, channel_id: int, count: int = 1, timeout: float = 20.0) -> list[Any]:
-    """Wait until SEL has finished ``count`` replies (no in-progress marker left) in a channel."""
-
-    def done() -> list[Any] | None:
-        msgs = standin.bot_messages(channel_id)
-        finished = [m for m in msgs if not m.content.endswith(MARKER.strip())]
-        return msgs if len(finished) >= count and len(finished) == len(msgs) else None
-
-    return await standin.wait_for(done, timeout, what=f"{count} finished SEL replies in channel {channel_id}")
-
+from tests.discord_fixtures import mention, prefix, replies_in, slash
 
 # ---- messages ------------------------------------------------------------------------------
 
@@ -235,23 +194,6 @@ async def test_flood_over_ten_channels_stays_bounded_and_responsive(sel_env, sta
 # ---- commands ------------------------------------------------------------------------------
 
 
-async def prefix(standin: DiscordStandin, author: Any, text: str, channel: int | None = None) -> str:
-    ch = channel or standin.general.id
-    before = len(standin.bot_messages(ch))
-    await standin.send_message(ch, author, text)
-    msgs = await standin.wait_for(lambda: standin.bot_messages(ch)[before:], 15, what=f"an answer to {text!r}")
-    return msgs[-1].content
-
-
-async def slash(standin: DiscordStandin, author: Any, sub: str, **options: Any) -> Any:
-    interaction = await standin.slash(author, standin.general.id, "sel", subcommand=sub, options=options)
-    return await standin.wait_for(
-        lambda: (m := standin.interaction_response(interaction)) is not None and m.content is not None and m,
-        15,
-        what=f"/sel {sub} to be answered",
-    )
-
-
 async def test_mood_why_status_help_as_prefix_and_slash(sel_env, standin) -> None:
     await sel_env()
     assert "dopamine" in await prefix(standin, standin.bob, "!mood")
@@ -374,3 +316,44 @@ async def test_image_without_vision_model_gets_a_friendly_answer(sel_env, standi
     )
     msgs = await replies_in(standin, standin.general.id)
     assert re.search(r"image|picture|see", msgs[0].content, re.I), msgs[0].content
+
+
+# ---- start-up and shutdown -------------------------------------------------------------------
+
+
+async def test_invalid_token_is_one_clear_error(standin, make_settings) -> None:
+    from sel.errors import ConfigError
+    from sel.frontends.discord_bot import serve
+
+    settings = make_settings(DISCORD_TOKEN="not-the-right-token")
+    with pytest.raises(ConfigError, match=r"Discord refused DISCORD_TOKEN .*Reset Token") as info:
+        await serve(settings, **standin.client_options())
+    assert "not-the-right-token" not in str(info.value)
+
+
+async def test_refused_message_content_intent_names_the_portal_switch(standin, make_settings) -> None:
+    from sel.errors import ConfigError
+    from sel.frontends.discord_bot import serve
+    from tests.standin.gateway import MESSAGE_CONTENT, PRIVILEGED_INTENTS
+
+    standin.approved_intents = PRIVILEGED_INTENTS & ~MESSAGE_CONTENT
+    settings = make_settings(DISCORD_TOKEN=standin.token)
+    with pytest.raises(ConfigError, match="Message Content Intent"):
+        await serve(settings, **standin.client_options())
+
+
+async def test_closing_mid_reply_cancels_the_generation_and_saves_the_mood(sel_env, standin) -> None:
+    bot = await sel_env(SEL_MAX_NEW_TOKENS="4000", SEL_CTX="4096", SEL_EDIT_INTERVAL="0.2", SEL_MODE="deep_focus")
+    state_file = bot.settings.data_dir / "hormones.json"
+    await standin.send_message(
+        standin.general.id, standin.alice, f"{mention(bot)} please write an extremely long essay about everything"
+    )
+    await standin.wait_for(lambda: standin.bot_messages(standin.general.id), 10, what="the reply to start")
+    await bot.close()
+    assert not bot.lanes.running, "the reply task survived the shutdown"
+    stats = bot.runtime.engine.last_stats
+    await asyncio.to_thread(bot.runtime.engine.run_blocking, lambda llm: None)
+    assert stats.cancelled and stats.completion_tokens < 4000
+    state_file.unlink(missing_ok=True)
+    await bot.runtime.aclose()  # what `sel discord` does after the bot closed (Ctrl-C)
+    assert state_file.exists(), "the mood must be flushed to disk on shutdown"

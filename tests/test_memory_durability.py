@@ -168,3 +168,12 @@ def test_temp_files_left_by_a_killed_writer_are_removed(tmp_path):
     leftover.write_bytes(b'{"op":"put","memory":{"text":"half-written secret"}}\n')
     with MemoryStore.open(tmp_path, EMBED_DIR):
         assert not leftover.exists()
+
+
+def test_snapshot_files_not_named_by_the_index_description_are_removed(tmp_path):
+    make_store_with_memories(tmp_path)
+    orphan = tmp_path / "memory" / "index" / "graph-0123456789ab.bin"
+    orphan.write_bytes(b"vectors of a save that died before it was committed")
+    with MemoryStore.open(tmp_path, EMBED_DIR) as store:
+        assert not orphan.exists()
+        assert len(store.export("u1")["memories"]) == 4
