@@ -240,3 +240,34 @@ def test_partial_speaker_tag_at_the_cut_is_trimmed() -> None:
     assert trim_partial_stop("I like tea!\nSE", stops) == "I like tea!"
     assert trim_partial_stop("I like tea and ali", stops) == "I like tea and ali"
     assert trim_partial_stop("all good", stops) == "all good"
+
+
+def test_pictures_ride_on_the_last_user_message_as_content_parts() -> None:
+    from sel.llm.prompt import chat_messages
+
+    plan = PromptPlan(
+        persona=PERSONA,
+        turns=(Turn("alice", "hi"), Turn("SEL", "hey", from_sel=True), Turn("alice", "what is this?")),
+        late_note="mood: calm",
+        images=("data:image/png;base64,AAAA",),
+    )
+    messages = chat_messages(plan)
+    assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]
+    last = messages[-1]["content"]
+    assert last[0] == {"type": "text", "text": "alice: what is this?\n(mood: calm)"}
+    assert last[1] == {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}
+    assert isinstance(messages[1]["content"], str), "only the message being answered carries the picture"
+
+
+async def test_vision_projector_that_does_not_fit_the_model_is_a_clear_error(engine_factory, tiny_models) -> None:
+    engine = engine_factory(SEL_VISION_MODEL=str(tiny_models.chat), SEL_VISION_MMPROJ=str(tiny_models.general))
+    plan = PromptPlan(persona=PERSONA, turns=(Turn("alice", "look"),), images=("data:image/png;base64,AAAA",))
+    with pytest.raises(ModelError, match=r"SEL_VISION_MMPROJ=.*general\.gguf: it does not fit SEL_VISION_MODEL"):
+        await collect(engine, "vision", plan)
+
+
+async def test_pictures_sent_to_a_slot_without_a_projector_are_refused(engine_factory) -> None:
+    engine = engine_factory()
+    plan = PromptPlan(persona=PERSONA, turns=(Turn("alice", "look"),), images=("data:image/png;base64,AAAA",))
+    with pytest.raises(ModelError, match="no image projector"):
+        await collect(engine, "general", plan)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from collections import OrderedDict
@@ -146,6 +147,8 @@ class Brain:
         plan = prompt.build_plan(
             self.mode, self._history_before(msg, history, text), turn, note, self._notes.get(msg.channel_id, {})
         )
+        if decision.slot == "vision":
+            plan = dataclasses.replace(plan, images=msg.images)
         max_tokens = self.mode.max_tokens(self.settings.max_new_tokens, decision.slot)
         if decision.slot != "coder":
             max_tokens = max(16, round(max_tokens * shape.length_factor))

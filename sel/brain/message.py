@@ -48,3 +48,4 @@ class IncomingMessage:
     is_dm: bool = False
     reply_to_sel: bool = False
     created_at: float = 0.0
+    images: tuple[str, ...] = ()  # data: URIs of attached pictures, when a vision model can look at them

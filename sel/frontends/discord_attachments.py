@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 from pathlib import PurePath
 from typing import Any
@@ -99,7 +100,7 @@ async def read_attachments(message: Any, settings: Settings, runtime: Any) -> tu
             data = await attachment.read()
             language = PurePath(name).suffix.lstrip(".")
             extra.append(f"[file {name}]\n```{language}\n{data.decode('utf-8', errors='replace').strip()}\n```")
-        elif not (kind or "").startswith("image/") and PurePath(name).suffix.lower() not in IMAGE_SUFFIXES:
+        elif not is_image(name, kind):
             refused.append(name)
     if refused and not (message.content.strip() or extra or heard):
         return (
@@ -114,3 +115,19 @@ async def read_attachments(message: Any, settings: Settings, runtime: Any) -> tu
 
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp"})
+IMAGE_LIMIT = 10 * 1024 * 1024
+
+
+def is_image(filename: str, content_type: str | None) -> bool:
+    return (content_type or "").startswith("image/") or PurePath(filename).suffix.lower() in IMAGE_SUFFIXES
+
+
+async def image_urls(message: Any) -> tuple[str, ...]:
+    """Attached pictures (up to 10 MB each) as data: URIs for the vision model."""
+    urls = []
+    for attachment in message.attachments:
+        if is_image(attachment.filename, attachment.content_type) and attachment.size <= IMAGE_LIMIT:
+            data = await attachment.read()
+            kind = attachment.content_type or f"image/{PurePath(attachment.filename).suffix.lstrip('.').lower()}"
+            urls.append(f"data:{kind};base64,{base64.b64encode(data).decode()}")
+    return tuple(urls)

@@ -26,7 +26,7 @@ from sel.brain.message import AttachmentInfo, IncomingMessage
 from sel.config import Settings
 from sel.errors import ConfigError, SelError
 from sel.frontends.discord_access import allowed
-from sel.frontends.discord_attachments import read_attachments
+from sel.frontends.discord_attachments import image_urls, read_attachments
 from sel.frontends.discord_checkins import CheckinBook
 from sel.frontends.discord_history import ConversationLog, Entry, reply_chain, to_turns
 from sel.frontends.discord_stream import StreamingReply
@@ -201,6 +201,7 @@ class SelBot(commands.Bot):
             is_dm=message.guild is None,
             reply_to_sel=reply_to_sel,
             created_at=message.created_at.timestamp(),
+            images=await image_urls(message) if self.brain.vision_available else (),
         )
         if not text.strip() and not incoming.attachments:
             return None

@@ -27,7 +27,15 @@ from typing import Any
 from sel.config import Settings, check_gguf
 from sel.errors import ModelError, SelError
 from sel.llm import kvstate
-from sel.llm.prompt import ChatTemplateFormat, PromptFormat, PromptPlan, TranscriptFormat, Turn, fit_turns
+from sel.llm.prompt import (
+    ChatTemplateFormat,
+    PromptFormat,
+    PromptPlan,
+    TranscriptFormat,
+    Turn,
+    chat_messages,
+    fit_turns,
+)
 
 log = logging.getLogger(__name__)
 
@@ -296,6 +304,14 @@ class Engine:
         if cache_type is not None:
             ggml_type = {"q4_0": llama_cpp.GGML_TYPE_Q4_0, "q8_0": llama_cpp.GGML_TYPE_Q8_0}[cache_type]
             kwargs["type_k"] = kwargs["type_v"] = ggml_type
+        handler = None
+        if slot == "vision" and self.settings.vision_mmproj is not None:
+            from llama_cpp.llama_chat_format import MTMDChatHandler
+
+            handler = MTMDChatHandler(
+                clip_model_path=str(self.settings.vision_mmproj), verbose=False, use_gpu=kwargs["n_gpu_layers"] != 0
+            )
+            kwargs["chat_handler"] = handler
         started = time.perf_counter()
         try:
             llm = _llama_class()(**kwargs)
@@ -305,6 +321,16 @@ class Engine:
                 f"{variable}={path}: llama.cpp could not load it ({err}); check that it is a complete GGUF "
                 "model supported by this llama-cpp-python, or lower SEL_CTX"
             ) from None
+        if handler is not None:
+            try:
+                # Load the projector now, so a bad SEL_VISION_MMPROJ fails at load, not at someone's picture.
+                handler._init_mtmd_context(llm)
+            except ValueError as err:
+                llm.close()
+                raise ModelError(
+                    f"SEL_VISION_MMPROJ={self.settings.vision_mmproj}: it does not fit SEL_VISION_MODEL ({err}); "
+                    "use the mmproj file published with that vision model"
+                ) from None
         self.last_load_seconds = time.perf_counter() - started
         log.info("loaded %s for slot %s in %.2fs", path.name, slot, self.last_load_seconds)
         return _Resident(path=path, llm=llm, fmt=_format_for(llm))
@@ -353,6 +379,9 @@ class Engine:
         return len(resident.llm.tokenize(resident.fmt.render(plan).text.encode("utf-8"), special=True))
 
     def _generate(self, job: _Job) -> None:
+        if job.plan.images:
+            self._generate_with_images(job)
+            return
         resident, load_seconds = self._acquire(job.slot)
         llm = resident.llm
         stats = GenerationStats(job.slot, str(resident.path), job.conversation, load_seconds=load_seconds)
@@ -416,6 +445,51 @@ class Engine:
             chunks.close()
             if first_at is not None:
                 stats.decode_seconds = time.perf_counter() - first_at
+
+    def _generate_with_images(self, job: _Job) -> None:
+        """Pictures go through the model's multimodal chat handler (mtmd), one whole prompt per call."""
+        resident, load_seconds = self._acquire(job.slot)
+        if resident.llm.chat_handler is None:
+            raise ModelError(
+                f"the {job.slot} slot has no image projector; set SEL_VISION_MODEL and SEL_VISION_MMPROJ together"
+            )
+        self._park(resident)  # the handler evaluates its own prompt: the KV cache no longer holds a conversation
+        stats = GenerationStats(job.slot, str(resident.path), job.conversation, load_seconds=load_seconds)
+        self.last_stats = stats
+        started = time.perf_counter()
+        first_at: float | None = None
+        chunks = resident.llm.create_chat_completion(
+            messages=chat_messages(job.plan),
+            max_tokens=job.max_tokens,
+            temperature=self.settings.temperature,
+            top_p=self.settings.top_p,
+            repeat_penalty=self.settings.repeat_penalty,
+            stream=True,
+        )
+        try:
+            for chunk in chunks:
+                if job.cancelled.is_set():
+                    stats.cancelled = True
+                    break
+                text = _chat_text(chunk)
+                if not text:
+                    continue
+                if first_at is None:
+                    first_at = time.perf_counter()
+                    stats.time_to_first_token = first_at - started
+                stats.completion_tokens += 1
+                job.produced += 1
+                job.emit(text)
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
+            if first_at is not None:
+                stats.decode_seconds = time.perf_counter() - first_at
+
+
+def _chat_text(chunk: dict[str, Any]) -> str:
+    return chunk["choices"][0].get("delta", {}).get("content") or ""
 
 
 def trim_partial_stop(text: str, stops: tuple[str, ...]) -> str:

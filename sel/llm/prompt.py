@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import Any, Protocol
 
 SPEAKER_MAX = 32
 
@@ -39,6 +39,7 @@ class PromptPlan:
     turns: tuple[Turn, ...]
     late_note: str = ""
     sel_name: str = "SEL"
+    images: tuple[str, ...] = ()  # data: URIs of pictures in the message being answered (vision slot)
 
 
 @dataclass(frozen=True)
@@ -93,35 +94,8 @@ class ChatTemplateFormat:
         self._eos = eos_token
         self._bos = bos_token
 
-    def messages(self, plan: PromptPlan) -> list[dict[str, str]]:
-        """System persona, then alternating user/assistant messages; notes ride on the user side."""
-        messages: list[dict[str, str]] = [{"role": "system", "content": plan.persona.strip()}]
-        pending: list[str] = []
-
-        def flush_user() -> None:
-            if pending:
-                messages.append({"role": "user", "content": "\n".join(pending)})
-                pending.clear()
-
-        for turn in plan.turns:
-            if turn.from_sel:
-                if turn.note:
-                    pending.append(f"({turn.note.strip()})")
-                if not pending and messages[-1]["role"] == "system":
-                    pending.append("(conversation continues)")
-                flush_user()
-                if messages[-1]["role"] == "assistant":
-                    messages[-1]["content"] += "\n" + turn.text.strip()
-                else:
-                    messages.append({"role": "assistant", "content": turn.text.strip()})
-            else:
-                pending.append(f"{clean_speaker(turn.speaker)}: {turn.text.strip()}")
-        if plan.late_note:
-            pending.append(f"({plan.late_note.strip()})")
-        if not pending:
-            pending.append("(continue)")
-        flush_user()
-        return messages
+    def messages(self, plan: PromptPlan) -> list[dict[str, Any]]:
+        return chat_messages(plan)
 
     def render(self, plan: PromptPlan) -> Rendered:
         result = self._formatter(messages=self.messages(plan))
@@ -130,6 +104,42 @@ class ChatTemplateFormat:
             prompt = prompt[len(self._bos) :]  # llama.cpp adds the BOS token itself
         stop = result.stop if isinstance(result.stop, list) else [result.stop] if result.stop else []
         return Rendered(prompt, tuple(s for s in [*stop, self._eos] if s))
+
+
+def chat_messages(plan: PromptPlan) -> list[dict[str, Any]]:
+    """System persona, then alternating user/assistant messages; notes ride on the user side."""
+    messages: list[dict[str, Any]] = [{"role": "system", "content": plan.persona.strip()}]
+    pending: list[str] = []
+
+    def flush_user() -> None:
+        if pending:
+            messages.append({"role": "user", "content": "\n".join(pending)})
+            pending.clear()
+
+    for turn in plan.turns:
+        if turn.from_sel:
+            if turn.note:
+                pending.append(f"({turn.note.strip()})")
+            if not pending and messages[-1]["role"] == "system":
+                pending.append("(conversation continues)")
+            flush_user()
+            if messages[-1]["role"] == "assistant":
+                messages[-1]["content"] += "\n" + turn.text.strip()
+            else:
+                messages.append({"role": "assistant", "content": turn.text.strip()})
+        else:
+            pending.append(f"{clean_speaker(turn.speaker)}: {turn.text.strip()}")
+    if plan.late_note:
+        pending.append(f"({plan.late_note.strip()})")
+    if not pending:
+        pending.append("(continue)")
+    flush_user()
+    if plan.images:  # pictures ride on the last user message, as OpenAI-style content parts
+        last = messages[-1]
+        parts: list[dict[str, Any]] = [{"type": "text", "text": last["content"]}]
+        parts += [{"type": "image_url", "image_url": {"url": url}} for url in plan.images]
+        last["content"] = parts
+    return messages
 
 
 def fit_turns(
