@@ -357,3 +357,32 @@ async def test_closing_mid_reply_cancels_the_generation_and_saves_the_mood(sel_e
     state_file.unlink(missing_ok=True)
     await bot.runtime.aclose()  # what `sel discord` does after the bot closed (Ctrl-C)
     assert state_file.exists(), "the mood must be flushed to disk on shutdown"
+
+
+async def test_export_and_voice_commands_as_slash(sel_env, standin) -> None:
+    bot = await sel_env()
+    assert "remember" in (await slash(standin, standin.alice, "remember", setting="on")).content.lower()
+    await asyncio.to_thread(bot.runtime.memory.add, str(standin.alice.id), "I collect vintage maps", hard=True)
+    assert "Sent you a DM" in (await slash(standin, standin.alice, "export")).content
+    exported = standin.bot_messages(standin.dm_channel(standin.alice).id)[-1].attachments[0].data.decode()
+    assert "vintage maps" in exported
+    assert "join a voice channel first" in (await slash(standin, standin.bob, "join")).content.lower()
+    assert "not in a voice channel" in (await slash(standin, standin.bob, "say", text="hi")).content.lower()
+
+
+async def test_checkin_after_a_lull_driven_by_an_injected_clock(sel_env, standin) -> None:
+    now = [time.time()]
+    bot = await sel_env(SEL_CHECKINS="1", clock=lambda: now[0])
+    ch = standin.general.id
+    await standin.send_message(ch, standin.alice, f"{mention(bot)} good morning!")
+    await replies_in(standin, ch, 1)
+    await standin.wait_for(lambda: not bot.lanes.running, 10, what="the reply task to end")
+    await bot.tick()
+    assert len(standin.bot_messages(ch)) == 1, "no check-in right after a conversation"
+    now[0] += 7 * 3600
+    await bot.tick()
+    msgs = await standin.wait_for(lambda: len(standin.bot_messages(ch)) == 2 and standin.bot_messages(ch), 5)
+    assert msgs[-1].reply_to is None and msgs[-1].content.strip()
+    await bot.tick()
+    assert len(standin.bot_messages(ch)) == 2, "only one check-in per lull"
+    assert standin.bot_messages(standin.random.id) == [], "never where SEL has not been talking"
