@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +10,7 @@ import pytest
 
 from sel.config import MODES, load_settings, read_environment
 from sel.errors import ConfigError, ModelError
+from tests.cli_runner import run_sel
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -92,22 +92,6 @@ def test_redacted_view_hides_the_token() -> None:
     assert data["discord_token"] == "(set, hidden)"
     assert "MTIz.secret.token" not in repr(data)
     assert "MTIz.secret.token" not in repr(load_settings({"DISCORD_TOKEN": "MTIz.secret.token"}))
-
-
-def run_sel(
-    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, stdin: str = ""
-) -> subprocess.CompletedProcess[str]:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("SEL_") and k != "DISCORD_TOKEN"}
-    full_env.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "sel", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env=full_env,
-        cwd=cwd or REPO,
-        timeout=120,
-    )
 
 
 def test_cli_reports_a_bad_value_in_one_line_without_traceback(tmp_path: Path) -> None:

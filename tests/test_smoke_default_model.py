@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,9 +10,9 @@ import pytest
 from sel.config import load_settings
 from sel.llm.engine import Engine
 from sel.llm.prompt import PromptPlan, Turn
+from tests.cli_runner import run_sel
 
 pytestmark = pytest.mark.slow
-REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -58,16 +55,7 @@ async def test_default_model_cancels_promptly(engine: Engine) -> None:
 
 
 def test_piped_make_run_style_chat_prints_a_reply(bundled_models_dir: Path, tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SEL_") and k != "DISCORD_TOKEN"}
-    env.update({"SEL_MODELS_DIR": str(bundled_models_dir), "SEL_DATA_DIR": str(tmp_path), "SEL_MAX_NEW_TOKENS": "40"})
-    result = subprocess.run(
-        [sys.executable, "-m", "sel", "run"],
-        input="hey sel, how are you?\n",
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=300,
-    )
+    env = {"SEL_MODELS_DIR": str(bundled_models_dir), "SEL_DATA_DIR": str(tmp_path), "SEL_MAX_NEW_TOKENS": "40"}
+    result = run_sel("run", env=env, cwd=tmp_path, stdin="hey sel, how are you?\n")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip(), f"no reply printed; stderr: {result.stderr}"

@@ -2,32 +2,20 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
+
+from tests.cli_runner import run_sel
 
 
 def test_piped_chat_writes_one_reply_per_line_and_exits_at_eof(tiny_models, tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SEL_") and k != "DISCORD_TOKEN"}
-    env.update(
-        {
-            "SEL_GENERAL_MODEL": str(tiny_models.general),
-            "SEL_CODER_MODEL": str(tiny_models.coder),
-            "SEL_DATA_DIR": str(tmp_path / "data"),
-            "SEL_MAX_NEW_TOKENS": "6",
-            "SEL_SEED": "1",
-        }
-    )
-    result = subprocess.run(
-        [sys.executable, "-m", "sel", "chat"],
-        input="hello sel\nhow is the weather today?\n\nbye now\n",
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=120,
-    )
+    env = {
+        "SEL_GENERAL_MODEL": str(tiny_models.general),
+        "SEL_CODER_MODEL": str(tiny_models.coder),
+        "SEL_DATA_DIR": str(tmp_path / "data"),
+        "SEL_MAX_NEW_TOKENS": "6",
+        "SEL_SEED": "1",
+    }
+    result = run_sel("chat", env=env, cwd=tmp_path, stdin="hello sel\nhow is the weather today?\n\nbye now\n")
     assert result.returncode == 0, result.stderr
     replies = [line for line in result.stdout.splitlines() if line.strip()]
     assert len(replies) == 3, f"expected one reply per non-empty input line, got {result.stdout!r}"
