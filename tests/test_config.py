@@ -12,8 +12,6 @@ from sel.config import MODES, load_settings, read_environment
 from sel.errors import ConfigError, ModelError
 from tests.cli_runner import run_sel
 
-REPO = Path(__file__).resolve().parents[1]
-
 
 def test_defaults_match_the_original_design() -> None:
     s = load_settings({})

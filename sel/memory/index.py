@@ -234,6 +234,12 @@ class VectorIndex:
         return index, entries
 
 
+def discard_snapshot(directory: Path) -> None:
+    """Delete a snapshot that cannot be trusted, description included."""
+    remove_snapshot_files(directory, keep=())
+    (directory / META_FILE).unlink(missing_ok=True)
+
+
 def remove_snapshot_files(directory: Path, keep: Sequence[str]) -> None:
     """Delete graph and vector files other than ``keep`` (superseded, unfinished or untrusted snapshots)."""
     for path in directory.glob("*"):

@@ -57,37 +57,35 @@ class Memory:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Memory:
-        """Parse the stored form; raise ValueError naming the first bad field."""
-        tags = data.get("tags")
-        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
-            raise ValueError("tags must be a list of strings")
-        slot = data.get("slot")
-        if slot is not None and not isinstance(slot, str):
-            raise ValueError("slot must be a string or null")
+        """Parse the stored form; raise ValueError if any field is missing or of the wrong type."""
+        # One flat check instead of a helper per field: start-up replays every record through here.
+        try:
+            memory_id, user_id, text, tags = data["id"], data["user"], data["text"], data["tags"]
+            hard, created_at, updated_at = data["hard"], data["created_at"], data["updated_at"]
+            label, version, slot = data["label"], data["version"], data.get("slot")
+        except (KeyError, TypeError):
+            raise ValueError("a memory field is missing") from None
+        if not (
+            type(memory_id) is str
+            and type(user_id) is str
+            and type(text) is str
+            and type(tags) is list
+            and all(type(tag) is str for tag in tags)
+            and type(hard) is bool
+            and type(created_at) in (int, float)
+            and type(updated_at) in (int, float)
+            and type(label) is int
+            and type(version) is int
+            and (slot is None or type(slot) is str)
+        ):
+            raise ValueError("a memory field has the wrong type")
         return cls(
-            id=_require(data, "id", str),
-            user_id=_require(data, "user", str),
-            text=_require(data, "text", str),
-            tags=tuple(tags),
-            hard=_require(data, "hard", bool),
-            created_at=float(_require(data, "created_at", (int, float))),
-            updated_at=float(_require(data, "updated_at", (int, float))),
-            label=_require(data, "label", int),
-            version=_require(data, "version", int),
-            slot=slot,
+            memory_id, user_id, text, tuple(tags), hard, float(created_at), float(updated_at), label, version, slot
         )
 
     def revised(self, **changes: Any) -> Memory:
         """A copy with ``changes`` applied and the version bumped."""
         return replace(self, version=self.version + 1, **changes)
-
-
-def _require(data: Mapping[str, Any], key: str, kind: type | tuple[type, ...]) -> Any:
-    value = data.get(key)
-    # bool is an int subclass: a label or timestamp of `true` is damage, not data.
-    if value is None or not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
-        raise ValueError(f"{key} is missing or not {kind}")
-    return value
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,7 +34,7 @@ from sel.memory.atomic_files import remove_stale_temps
 from sel.memory.embeddings import DIM, Embedder, check_model_dir, shared_embedder
 from sel.memory.extraction import Fact, extract_facts, fact_from_text, keywords
 from sel.memory.import_format import read_import_file
-from sel.memory.index import Entries, IndexUnavailable, VectorIndex, remove_snapshot_files
+from sel.memory.index import Entries, IndexUnavailable, VectorIndex, discard_snapshot
 from sel.memory.journal import Journal
 from sel.memory.ranking import MIN_SIMILARITY, recall_score
 from sel.memory.records import (
@@ -67,7 +67,7 @@ SNAPSHOT_MIN_CHANGES = 1000  # index changes before a snapshot is due (bounds re
 SNAPSHOT_FRACTION = 0.25  # ... and at least this share of the index, so big bulk loads do not rewrite it often
 SNAPSHOT_MAX_AGE_SECONDS = 1800.0  # a checkpoint saves even a few changes once the snapshot is this old
 COMPACT_MIN_LINES = 1000
-EMBED_BATCH = 256
+STORE_BATCH = 256  # memories embedded and written per batch by imports and index rebuilds
 MAX_LLM_FACTS = 5
 MAX_PROFILE_KIND_CHARS = 40
 
@@ -153,9 +153,9 @@ class MemoryStore:
         try:
             index, entries = VectorIndex.load(index_dir)
         except IndexUnavailable as err:
-            remove_snapshot_files(index_dir, keep=())
-            if state.memories or (index_dir / "index.json").exists():
+            if state.memories:
                 log.warning("memory index %s; rebuilding it from %d records", err, len(state.memories))
+            discard_snapshot(index_dir)
             index, entries = VectorIndex(DIM), {}
         store = cls(root, embed_model_dir, journal, state, index, clock=clock, llm_extract=llm_extract)
         if store._reconcile(entries):
@@ -178,8 +178,8 @@ class MemoryStore:
         self._index.remove([label for label in stale if label not in state.by_label])
         if missing:
             log.info("memory index: embedding %d records it did not have", len(missing))
-        for start in range(0, len(missing), EMBED_BATCH):
-            batch = missing[start : start + EMBED_BATCH]
+        for start in range(0, len(missing), STORE_BATCH):
+            batch = missing[start : start + STORE_BATCH]
             vectors = self._embed([m.text for m in batch])
             self._index.put([m.label for m in batch], vectors, threads=2)
         return len(stale) + len(missing)
@@ -252,10 +252,10 @@ class MemoryStore:
         now = self._now(now)
         self._require_consent(user_id)
         items = read_import_file(path)
-        for start in range(0, len(items), EMBED_BATCH):
+        for start in range(0, len(items), STORE_BATCH):
             drafts = [
                 _draft(fact_from_text(item.text, hard=item.hard), item.tags, created_at=item.created_at)
-                for item in items[start : start + EMBED_BATCH]
+                for item in items[start : start + STORE_BATCH]
             ]
             self._store(user_id, drafts, now, require_consent=True)
         return len(items)
