@@ -83,7 +83,12 @@ def open_runtime(settings: Settings, *, with_memory: bool = True, clock: Callabl
     if with_memory:
         from sel.memory.store import MemoryStore
 
-        memory = MemoryStore.open(settings.data_dir, settings.embed_model, clock=clock)
+        llm_extract = None
+        if settings.memory_llm_extraction:
+            from sel.llm.facts import fact_extractor
+
+            llm_extract = fact_extractor(engine)
+        memory = MemoryStore.open(settings.data_dir, settings.embed_model, clock=clock, llm_extract=llm_extract)
     tz = None
     if settings.timezone:
         from zoneinfo import ZoneInfo

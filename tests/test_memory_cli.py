@@ -4,23 +4,21 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import pytest
 
 from sel.cli import main
 from sel.config import DEFAULT_EMBED_DIR, default_models_dir
-
-REPO = Path(__file__).resolve().parents[1]
+from tests.cli_runner import run_sel
 
 
 @pytest.fixture
 def sel(tmp_path, monkeypatch, capsys):
     """Run `sel ARGS...` in-process against a temp data dir; return (exit code, stdout, stderr)."""
     monkeypatch.chdir(tmp_path)  # no stray .env
+    for name in [n for n in os.environ if n.startswith("SEL_")]:
+        monkeypatch.delenv(name)
     monkeypatch.setenv("SEL_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("SEL_EMBED_MODEL", str(default_models_dir() / DEFAULT_EMBED_DIR))
 
@@ -105,20 +103,7 @@ def test_bad_arguments_are_rejected_by_the_parser(sel):
 
 
 def test_python_dash_m_sel_memory_prints_one_line_errors_without_traceback(tmp_path):
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(REPO),
-        "SEL_DATA_DIR": str(tmp_path / "data"),
-        "SEL_EMBED_MODEL": str(default_models_dir() / DEFAULT_EMBED_DIR),
-    }
-    result = subprocess.run(
-        [sys.executable, "-m", "sel", "memory", "add", "99", "I like owls"],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env=env,
-        timeout=120,
-        check=False,
-    )
+    env = {"SEL_DATA_DIR": str(tmp_path / "data"), "SEL_EMBED_MODEL": str(default_models_dir() / DEFAULT_EMBED_DIR)}
+    result = run_sel("memory", "add", "99", "I like owls", env=env, cwd=tmp_path, timeout=120)
     assert result.returncode == 3, result.stderr
     assert "Traceback" not in result.stderr and result.stderr.count("\n") == 1

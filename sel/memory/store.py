@@ -145,7 +145,8 @@ class MemoryStore:
         check_model_dir(embed_model_dir)
         root = data_dir / "memory"
         index_dir = root / "index"
-        index_dir.mkdir(parents=True, exist_ok=True)
+        root.mkdir(mode=0o700, parents=True, exist_ok=True)  # what people said about themselves: owner-only
+        index_dir.mkdir(mode=0o700, exist_ok=True)
         remove_stale_temps(root)
         remove_stale_temps(index_dir)
         journal = Journal(root / "journal.jsonl", root / "quarantine.jsonl")

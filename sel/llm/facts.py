@@ -1,0 +1,43 @@
+"""LLM-assisted fact extraction for memory (SEL_MEMORY_LLM_EXTRACTION=1).
+
+The memory store's rule-based extractor always runs; this adds what a capable
+instruction model finds. It runs on the engine's worker thread like any generation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+MAX_FACTS = 3
+PROMPT = (
+    "List the lasting personal facts the speaker states about themselves in the message below, "
+    "one per line starting with '- ', written in the first person. Write '- none' if there are none.\n\n"
+    "Message: {text}\n\nFacts:\n- "
+)
+
+
+def parse_facts(completion: str) -> list[str]:
+    """The model's bullet lines, without 'none' answers and empty lines."""
+    facts = []
+    for line in ("- " + completion).splitlines():
+        line = line.strip()
+        if not line.startswith("- "):
+            break  # the list ended; what follows is the model rambling on
+        fact = line[2:].strip()
+        if fact and fact.lower().rstrip(".") != "none":
+            facts.append(fact)
+    return facts[:MAX_FACTS]
+
+
+def fact_extractor(engine: Any, slot: str = "general") -> Callable[[str], list[str]]:
+    """A blocking ``text -> facts`` function for MemoryStore.open(llm_extract=...)."""
+
+    def extract(text: str) -> list[str]:
+        def run(llm: Any) -> str:
+            out = llm.create_completion(PROMPT.format(text=text), max_tokens=96, temperature=0.0, stop=["\n\n"])
+            return out["choices"][0]["text"]
+
+        return parse_facts(engine.run_blocking(run, slot=slot))
+
+    return extract
