@@ -128,3 +128,18 @@ def test_help_and_config_start_without_heavy_imports(tmp_path: Path) -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=60)
     assert "HEAVY []" in result.stdout, result.stdout + result.stderr
+
+
+def test_discord_start_failure_is_one_line_and_never_shows_the_token(tmp_path: Path, tiny_models) -> None:
+    token = "MTA5.fake-token.for-a-test"
+    env = {
+        "DISCORD_TOKEN": token,
+        "SEL_GENERAL_MODEL": str(tiny_models.general),
+        "SEL_CODER_MODEL": str(tiny_models.coder),
+        "SEL_DATA_DIR": str(tmp_path / "data"),
+    }
+    result = run_sel("run", env=env, cwd=tmp_path, timeout=120)
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("sel: error:"), result.stderr
+    assert token not in result.stdout + result.stderr

@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 import discord
 from discord.ext import commands
 
@@ -370,6 +371,8 @@ async def serve(settings: Settings, **bot_kwargs: Any) -> int:
         raise ConfigError(BAD_TOKEN_FIX) from None
     except discord.PrivilegedIntentsRequired:
         raise ConfigError(PRIVILEGED_INTENT_FIX) from None
+    except (aiohttp.ClientConnectionError, discord.GatewayNotFound) as err:
+        raise SelError(f"could not reach Discord ({err}); check this machine's internet connection") from None
     finally:
         if not bot.is_closed():
             await bot.close()
