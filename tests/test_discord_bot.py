@@ -245,6 +245,11 @@ async def test_consent_memsvg_export_and_forget(sel_env, standin) -> None:
     assert "forgotten everything" in await prefix(standin, standin.alice, "!forget confirm")
     assert "don't keep memories" in await prefix(standin, standin.alice, "!memsvg")
     assert not bot.runtime.memory.has_consent(str(standin.alice.id))
+    await asyncio.to_thread(bot.runtime.memory.checkpoint, force=True)
+    for path in bot.settings.data_dir.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            assert b"Shelly" not in data and str(standin.alice.id).encode() not in data, f"{path} still knows alice"
 
 
 async def test_consent_and_memsvg_as_slash_commands(sel_env, standin) -> None:
@@ -386,3 +391,14 @@ async def test_checkin_after_a_lull_driven_by_an_injected_clock(sel_env, standin
     await bot.tick()
     assert len(standin.bot_messages(ch)) == 2, "only one check-in per lull"
     assert standin.bot_messages(standin.random.id) == [], "never where SEL has not been talking"
+
+
+async def test_blocked_users_keep_their_data_rights_but_nothing_else(sel_env, standin) -> None:
+    await sel_env(SEL_BLOCKED_USERS=str(standin.bob.id))
+    ch = standin.general.id
+    await standin.send_message(ch, standin.bob, "!mood")
+    await standin.idle(300)
+    assert standin.bot_messages(ch) == [], "a blocked user's command was answered"
+    assert "not available to you" in (await slash(standin, standin.bob, "mood")).content
+    assert "forget confirm" in await prefix(standin, standin.bob, "!forget")
+    assert "stopped" in (await slash(standin, standin.bob, "remember", setting="off")).content

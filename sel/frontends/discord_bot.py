@@ -44,6 +44,7 @@ BAD_TOKEN_FIX = (
     "(Bot > Reset Token) into .env"
 )
 TICK_SECONDS = 60.0
+DATA_RIGHTS_COMMANDS = frozenset({"remember", "forget", "export"})
 
 
 @dataclass
@@ -152,11 +153,14 @@ class SelBot(commands.Bot):
         self.checkins.saw_message(channel_id, self.clock(), to_sel=False)
         if message.author.bot or self._stale(message):
             return
+        permitted = allowed(self.settings, message, owner_id=self.owner_id)
         ctx = await self.get_context(message)
-        if ctx.valid:
-            await self.invoke(ctx)
+        if ctx.valid and ctx.command is not None:
+            # Blocked people can still exercise their data rights (opt out, export, forget).
+            if permitted or ctx.command.name in DATA_RIGHTS_COMMANDS:
+                await self.invoke(ctx)
             return
-        if not allowed(self.settings, message, owner_id=self.owner_id):
+        if not permitted:
             return
         job = await self._job_for(message)
         if job is None:

@@ -15,6 +15,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import discord
@@ -32,6 +33,7 @@ FORGET_WARNING = (
 )
 NO_MEMORY = "Memory is turned off on this SEL."
 NO_RIGHTS = "Sorry, only the bot owner or a server admin can do that."
+NOT_HERE = "Sorry, I'm not available to you here."
 HELP = """**SEL commands** (prefix `{prefix}` or `/sel …`)
 `remember on|off` — let me remember things about you (or stop)
 `memsvg` — a map of what I remember about you
@@ -43,6 +45,10 @@ HELP = """**SEL commands** (prefix `{prefix}` or `/sel …`)
 `mode NAME` — switch personality ({modes}) — owner/admins
 `join` / `leave` / `say TEXT` — voice channel
 Mention me, DM me or reply to me to talk."""
+
+
+class NotAllowedHere(app_commands.CheckFailure):
+    """The access lists (SEL_ALLOWED_*/SEL_BLOCKED_*) exclude this user or channel."""
 
 
 class Reply:
@@ -114,6 +120,19 @@ class SelCommands(commands.Cog):
         self.memory = bot.runtime.memory
         self.voice: dict[int, Any] = {}  # guild id -> SpeakingQueue
         self.linked_text: dict[int, int] = {}  # guild id -> text channel whose replies are spoken
+
+    async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:  # type: ignore[override]
+        """Slash commands follow the same access rules as messages, except the data-rights ones."""
+        from sel.frontends.discord_access import allowed
+        from sel.frontends.discord_bot import DATA_RIGHTS_COMMANDS
+
+        command = interaction.command.name if interaction.command is not None else ""
+        if command in DATA_RIGHTS_COMMANDS:
+            return True
+        probe = SimpleNamespace(author=interaction.user, channel=interaction.channel, guild=interaction.guild)
+        if not allowed(self.bot.settings, probe, owner_id=self.bot.owner_id):
+            raise NotAllowedHere()
+        return True
 
     # ---- implementations --------------------------------------------------------------
 
@@ -393,10 +412,12 @@ class SelCommands(commands.Cog):
         await self.do_say(Reply.for_interaction(interaction), interaction.guild, text)
 
     async def cog_app_command_error(self, interaction: discord.Interaction[Any], error: Exception) -> None:
-        message = (
-            NO_RIGHTS if isinstance(error, app_commands.CheckFailure) else "Something went wrong with that command."
-        )
-        if not isinstance(error, app_commands.CheckFailure):
+        if isinstance(error, NotAllowedHere):
+            message = NOT_HERE
+        elif isinstance(error, app_commands.CheckFailure):
+            message = NO_RIGHTS
+        else:
+            message = "Something went wrong with that command."
             log.error("slash command failed", exc_info=error)
         await Reply.for_interaction(interaction).send(message)
 
