@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from sel.runtime import Runtime
 
 CONVERSATION = "terminal"
-USER_ID = "terminal-user"
+USER_ID = "local"  # `sel memory ... local` manages the terminal user's memories
 USER_NAME = "you"
 HELP = (
     "/mood  /mode NAME  /why  /status  /help  /quit — everything else is a message to SEL "
