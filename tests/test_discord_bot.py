@@ -402,3 +402,25 @@ async def test_blocked_users_keep_their_data_rights_but_nothing_else(sel_env, st
     assert "not available to you" in (await slash(standin, standin.bob, "mood")).content
     assert "forget confirm" in await prefix(standin, standin.bob, "!forget")
     assert "stopped" in (await slash(standin, standin.bob, "remember", setting="off")).content
+
+
+async def test_edited_and_deleted_messages_change_what_sel_reads(sel_env, standin) -> None:
+    bot = await sel_env()
+    ch = standin.random.id
+    first = await standin.send_message(ch, standin.bob, "my favourite colour is red")
+    second = await standin.send_message(ch, standin.bob, "and I like trains")
+    await standin.wait_for(lambda: bot.history.find(ch, int(second["id"])), 5, what="the messages in SEL's history")
+    await standin.edit_user_message(ch, int(first["id"]), "my favourite colour is green")
+    await standin.delete_user_message(ch, int(second["id"]))
+    await standin.wait_for(lambda: bot.history.find(ch, int(second["id"])) is None, 5, what="the deletion")
+    entries, _ = bot.history.before(ch, 0)
+    assert [e.text for e in entries] == ["my favourite colour is green"]
+
+
+async def test_reply_goes_to_the_channel_when_the_message_cannot_be_replied_to(sel_env, standin) -> None:
+    bot = await sel_env()
+    ch = standin.general.id
+    standin.inject_error("POST", f"/channels/{ch}/messages", 400, 50035, message="Unknown message reference")
+    await standin.send_message(ch, standin.alice, f"{mention(bot)} hello!")
+    msgs = await replies_in(standin, ch)
+    assert msgs[0].reply_to is None and msgs[0].content.strip()

@@ -174,6 +174,12 @@ class SelBot(commands.Bot):
     async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
         self.history.remove(payload.channel_id, payload.message_id)
 
+    async def on_raw_message_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
+        """Someone edited a message: the conversation SEL reads shows the new text."""
+        if self.user is None or payload.message.author.id == self.user.id:
+            return  # SEL's own streaming edits: its history holds the final text already
+        self.history.update(payload.channel_id, payload.message_id, _clean_text(payload.message, self.user))
+
     async def on_typing(self, channel: Any, user: Any, when: Any) -> None:
         self.checkins.saw_typing(channel.id, self.clock())
 
@@ -229,7 +235,11 @@ class SelBot(commands.Bot):
         async def send_first(content: str) -> discord.Message:
             if message.guild is None:
                 return await channel.send(content)
-            return await message.reply(content, mention_author=False)
+            try:
+                return await message.reply(content, mention_author=False)
+            except discord.HTTPException as err:  # e.g. the message was deleted meanwhile: answer in the channel
+                log.info("could not reply to message %s (%s); posting in the channel instead", message.id, err)
+                return await channel.send(content)
 
         reply = StreamingReply(
             send_first, channel.send, interval=self.settings.edit_interval, stream=self.settings.stream
@@ -249,6 +259,10 @@ class SelBot(commands.Bot):
         except SelError as err:
             log.error("cannot answer in channel %s: %s", channel.id, err)
             await self._say(message, "I can't think right now: my model isn't working. The owner can run `sel doctor`.")
+            return
+        except discord.HTTPException as err:
+            # Discord refused a send or edit (permissions, outage); discord.py already retried what it could.
+            log.warning("reply in channel %s failed on Discord's side: %s", channel.id, err)
             return
         stats = getattr(self.runtime.engine, "last_stats", None)
         if stats is not None:

@@ -229,6 +229,23 @@ class DiscordStandin:
         await self.gateway.dispatch("MESSAGE_CREATE", data)
         return data
 
+    async def edit_user_message(self, channel_id: int, message_id: int, content: str) -> None:
+        """A user edits their own message; the bot gets MESSAGE_UPDATE."""
+        message = self.world.messages[message_id]
+        assert message.channel_id == channel_id and message.author_id != self.world.bot.id, "not a user's message"
+        self.world.edit_message(message, now=self.clock(), content=content)
+        await self.gateway.dispatch("MESSAGE_UPDATE", payloads.message_payload(self.world, message))
+
+    async def delete_user_message(self, channel_id: int, message_id: int) -> None:
+        """A user deletes their message; the bot gets MESSAGE_DELETE."""
+        message = self.world.messages[message_id]
+        message.deleted = True
+        data = {"id": str(message.id), "channel_id": str(channel_id)}
+        guild = self.world.guild_of(channel_id)
+        if guild is not None:
+            data["guild_id"] = str(guild.id)
+        await self.gateway.dispatch("MESSAGE_DELETE", data)
+
     async def send_voice_message(
         self, channel_id: int, author: User, ogg_opus: bytes, *, duration_secs: float
     ) -> dict[str, Any]:
