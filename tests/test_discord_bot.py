@@ -230,8 +230,10 @@ async def test_consent_memsvg_export_and_forget(sel_env, standin) -> None:
     await standin.send_message(ch, standin.alice, f"{mention(bot)} my turtle is called Shelly")
     await replies_in(standin, ch, 3)
     await standin.idle(300)
-    assert "Here's what I remember" in await prefix(standin, standin.alice, "!memsvg")
-    svg_msg = standin.bot_messages(ch)[-1]
+    assert "Sent you a DM with your memory map" in await prefix(standin, standin.alice, "!memsvg")
+    assert not any(m.attachments for m in standin.bot_messages(ch)), "the memory map was posted in the channel"
+    svg_msg = standin.bot_messages(standin.dm_channel(standin.alice).id)[-1]
+    assert "Here's what I remember" in svg_msg.content
     svg = svg_msg.attachments[0].data.decode()
     assert svg.startswith("<svg") or svg.startswith("<?xml"), svg[:80]
     assert "Shelly" in svg, "the memory map must show the remembered fact"
@@ -257,9 +259,14 @@ async def test_consent_and_memsvg_as_slash_commands(sel_env, standin) -> None:
     assert "remember" in (await slash(standin, standin.bob, "remember", setting="on")).content.lower()
     assert bot.runtime.memory.has_consent(str(standin.bob.id))
     bot.runtime.memory.add(str(standin.bob.id), "I play the <b>cello</b> & sing")
-    msg = await slash(standin, standin.bob, "memsvg")
+    assert "Sent you a DM" in (await slash(standin, standin.bob, "memsvg")).content
+    msg = standin.bot_messages(standin.dm_channel(standin.bob).id)[-1]
     assert msg.attachments and "cello" in msg.attachments[0].data.decode()
     assert "&lt;b&gt;" in msg.attachments[0].data.decode(), "user text in the SVG must be escaped"
+    dm = standin.dm_channel(standin.bob)
+    await standin.send_message(dm.id, standin.bob, "!memsvg")
+    in_dm = await standin.wait_for(lambda: [m for m in standin.bot_messages(dm.id) if m.attachments][1:], 10)
+    assert "cello" in in_dm[-1].attachments[0].data.decode(), "in a DM the map comes as a reply"
     assert "forget confirm" in (await slash(standin, standin.bob, "forget")).content
     assert "forgotten" in (await slash(standin, standin.bob, "forget", confirm=True)).content
     assert not bot.runtime.memory.has_consent(str(standin.bob.id))
@@ -424,3 +431,18 @@ async def test_reply_goes_to_the_channel_when_the_message_cannot_be_replied_to(s
     await standin.send_message(ch, standin.alice, f"{mention(bot)} hello!")
     msgs = await replies_in(standin, ch)
     assert msgs[0].reply_to is None and msgs[0].content.strip()
+
+
+async def test_unaddressed_attachments_are_neither_downloaded_nor_answered(sel_env, standin) -> None:
+    from tests.standin.server import FileSpec
+
+    await sel_env()
+    ch = standin.random.id
+    await standin.send_message(
+        ch, standin.bob, "", attachments=[FileSpec("holiday.zip", b"PK\x03\x04", "application/zip")]
+    )
+    big_log = FileSpec("server.log", b"log line\n" * 25_000, "text/plain")
+    await standin.send_message(ch, standin.alice, "ok here it is", attachments=[big_log])
+    await standin.idle(400)
+    assert standin.bot_messages(ch) == [], "SEL answered attachments nobody addressed to it"
+    assert not [r for r in standin.requests if "/attachments/" in r.path], "unaddressed attachments were downloaded"

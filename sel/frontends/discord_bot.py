@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import re
 import time
@@ -187,21 +188,12 @@ class SelBot(commands.Bot):
         return self.clock() - message.created_at.timestamp() > self.settings.drop_old_seconds
 
     async def _job_for(self, message: discord.Message) -> Job | None:
+        """Decide on the message as posted; download and read attachments only if SEL will answer.
+
+        Nothing is downloaded, transcribed or refused for messages SEL stays silent on.
+        """
         assert self.user is not None
-        extra, heard, problem = await read_attachments(message, self.settings, self.runtime)
-        if problem:
-            await self._say(message, problem)
-            return None
         text = _clean_text(message, self.user)
-        text = "\n".join(t for t in (heard, text, extra) if t)
-        reference = message.reference
-        reply_to_sel = False
-        if reference is not None and reference.message_id is not None:
-            entry = self.history.find(message.channel.id, reference.message_id)
-            resolved = reference.resolved
-            reply_to_sel = bool(entry and entry.from_sel) or (
-                isinstance(resolved, discord.Message) and resolved.author.id == self.user.id
-            )
         incoming = IncomingMessage(
             author_id=str(message.author.id),
             author_name=message.author.display_name,
@@ -210,15 +202,36 @@ class SelBot(commands.Bot):
             attachments=tuple(AttachmentInfo(a.filename, a.content_type or "", a.size) for a in message.attachments),
             mentioned=self.user in message.mentions,
             is_dm=message.guild is None,
-            reply_to_sel=reply_to_sel,
+            reply_to_sel=self._replies_to_sel(message),
             created_at=message.created_at.timestamp(),
-            images=await image_urls(message) if self.brain.vision_available else (),
         )
         if not text.strip() and not incoming.attachments:
             return None
         decision = self.brain.decide(incoming, now=self.clock())
+        if decision.silent or not message.attachments:
+            return Job(message, incoming, decision)
+        extra, heard, problem = await read_attachments(message, self.settings, self.runtime)
+        if problem:
+            await self._say(message, problem)
+            return None
+        incoming = dataclasses.replace(
+            incoming,
+            text="\n".join(t for t in (heard, text, extra) if t),
+            images=await image_urls(message) if self.brain.vision_available else (),
+        )
+        decision = self.brain.decide(incoming, now=self.clock())  # the files' content can change the route
         prefix = f"-# heard: “{heard}”\n" if heard else ""
         return Job(message, incoming, decision, prefix)
+
+    def _replies_to_sel(self, message: discord.Message) -> bool:
+        reference = message.reference
+        if reference is None or reference.message_id is None:
+            return False
+        entry = self.history.find(message.channel.id, reference.message_id)
+        resolved = reference.resolved
+        return bool(entry and entry.from_sel) or (
+            isinstance(resolved, discord.Message) and self.user is not None and resolved.author.id == self.user.id
+        )
 
     async def _listen_only(self, job: Job) -> None:
         """A waiting message replaced by a newer one: SEL learns from it but does not answer it."""

@@ -136,19 +136,24 @@ class SelCommands(commands.Cog):
 
     # ---- implementations --------------------------------------------------------------
 
-    async def do_memsvg(self, reply: Reply, user: Any) -> None:
+    async def do_memsvg(self, reply: Reply, user: Any, guild: discord.Guild | None) -> None:
+        """The memory map holds every remembered fact: in a server it goes by DM, never to the channel."""
         if self.memory is None:
             return await reply.send(NO_MEMORY)
         uid = str(user.id)
         await reply.defer()
         if not await asyncio.to_thread(self.memory.has_consent, uid):
-            return await reply.send(
-                f"I don't keep memories about you. Turn it on with `{self.bot.command_prefix}remember on`."
-            )
+            prefix = self.bot.command_prefix
+            return await reply.send(f"I don't keep memories about you. Turn it on with `{prefix}remember on`.")
         svg = await asyncio.to_thread(self.memory.svg, uid)
-        await reply.send(
-            "Here's what I remember about you:", file=discord.File(io.BytesIO(svg.encode()), "memory-map.svg")
-        )
+        file = discord.File(io.BytesIO(svg.encode()), "memory-map.svg")
+        if guild is None:
+            return await reply.send("Here's what I remember about you:", file=file)
+        try:
+            await user.send("Here's what I remember about you:", file=file)
+        except discord.HTTPException:
+            return await reply.send("I couldn't DM you; allow DMs from server members and try again.")
+        await reply.send("Sent you a DM with your memory map.")
 
     async def do_remember(self, reply: Reply, user: Any, setting: str) -> None:
         if self.memory is None:
@@ -302,7 +307,7 @@ class SelCommands(commands.Cog):
 
     @commands.command(name="memsvg")
     async def memsvg_prefix(self, ctx: commands.Context[Any]) -> None:
-        await self.do_memsvg(Reply.for_context(ctx), ctx.author)
+        await self.do_memsvg(Reply.for_context(ctx), ctx.author, ctx.guild)
 
     @commands.command(name="remember")
     async def remember_prefix(self, ctx: commands.Context[Any], setting: str = "") -> None:
@@ -360,7 +365,7 @@ class SelCommands(commands.Cog):
 
     @sel.command(name="memsvg", description="A map of what SEL remembers about you")
     async def memsvg_slash(self, interaction: discord.Interaction[Any]) -> None:
-        await self.do_memsvg(Reply.for_interaction(interaction), interaction.user)
+        await self.do_memsvg(Reply.for_interaction(interaction), interaction.user, interaction.guild)
 
     @sel.command(name="remember", description="Let SEL remember things about you (on) or stop (off)")
     @app_commands.choices(
