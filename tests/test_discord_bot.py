@@ -446,3 +446,25 @@ async def test_unaddressed_attachments_are_neither_downloaded_nor_answered(sel_e
     await standin.idle(400)
     assert standin.bot_messages(ch) == [], "SEL answered attachments nobody addressed to it"
     assert not [r for r in standin.requests if "/attachments/" in r.path], "unaddressed attachments were downloaded"
+
+
+async def test_every_person_who_mentions_sel_while_it_is_busy_gets_an_answer(sel_env, standin) -> None:
+    bot = await sel_env(SEL_MAX_NEW_TOKENS="300", SEL_EDIT_INTERVAL="0.2")
+    carol = standin.add_user("carol")
+    standin.add_member(standin.guild, carol)
+    ch = standin.general.id
+    await standin.send_message(ch, standin.alice, f"{mention(bot)} first question")
+    await standin.wait_for(lambda: standin.bot_messages(ch), 10, what="the first reply to start")
+    asked = {}
+    for name, person in (("bob", standin.bob), ("carol", carol), ("bob", standin.bob)):
+        sent = await standin.send_message(ch, person, f"{mention(bot)} question from {name}")
+        asked[name] = int(sent["id"])  # bob's second message replaces his first, in his place in line
+    await standin.wait_for(
+        lambda: len([m for m in standin.bot_messages(ch) if m.reply_to]) >= 3, 30, what="three replies"
+    )
+    await standin.wait_for(lambda: not bot.lanes.running, 30, what="SEL to finish")
+    await standin.idle(300)
+    answered = [m.reply_to for m in standin.bot_messages(ch) if m.reply_to]
+    assert len(answered) == 3, f"expected the first question, bob's newest and carol's to be answered: {answered}"
+    assert asked["bob"] in answered and asked["carol"] in answered
+    assert answered.index(asked["bob"]) < answered.index(asked["carol"]), "people are answered in arrival order"

@@ -1,11 +1,11 @@
 """The Discord frontend: events in, brain decisions out, replies streamed by editing.
 
 One path for a message: gateway event -> history -> access and staleness checks ->
-attachments to text -> ``brain.decide`` -> silence (``brain.listen``) or a reply streamed
-from ``brain.respond`` into Discord. One generation per channel at a time: a newer
-message that arrives while SEL is answering in that channel is *coalesced* — SEL answers
-only the newest one when it is free, with the messages in between in its context, so a
-flood never queues up replies and SEL never answers the same thing twice.
+``brain.decide`` -> silence (``brain.listen``; nothing downloaded) or attachments read and
+a reply streamed from ``brain.respond`` into Discord. One generation per channel at a time:
+messages that arrive while SEL is answering there are *coalesced* per author — SEL then
+answers each waiting person's newest message, with the ones in between in its context, so
+a flood never queues up replies and SEL never answers the same thing twice.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import dataclasses
 import logging
 import re
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -57,22 +58,38 @@ class Job:
 
 
 class Lanes:
-    """One running reply per channel, plus at most one waiting (the newest) message."""
+    """One running reply per channel; waiting messages are coalesced per author.
 
-    def __init__(self, run: Callable[[Job], Awaitable[None]], superseded: Callable[[Job], Awaitable[None]]) -> None:
+    While SEL answers in a channel, each person's newest addressed message waits (their
+    earlier ones are taken in without a reply: they are in the context of the newest).
+    Different people are answered in the order they wrote. At most ``max_waiting`` people
+    wait per channel; past that the longest-waiting message is taken in without a reply, so
+    a flood never grows without bound.
+    """
+
+    def __init__(
+        self,
+        run: Callable[[Job], Awaitable[None]],
+        superseded: Callable[[Job], Awaitable[None]],
+        max_waiting: int = 5,
+    ) -> None:
         self._run = run
         self._superseded = superseded
+        self.max_waiting = max_waiting
         self.running: dict[int, asyncio.Task[None]] = {}
-        self.pending: dict[int, Job] = {}
+        self.pending: dict[int, OrderedDict[str, Job]] = {}
 
     def submit(self, channel_id: int, job: Job) -> None:
-        if channel_id in self.running:
-            older = self.pending.get(channel_id)
-            self.pending[channel_id] = job
-            if older is not None:
-                asyncio.get_running_loop().create_task(self._superseded(older))
+        if channel_id not in self.running:
+            self._start(channel_id, job)
             return
-        self._start(channel_id, job)
+        waiting = self.pending.setdefault(channel_id, OrderedDict())
+        older = waiting.get(job.incoming.author_id)
+        waiting[job.incoming.author_id] = job  # a person keeps their place in line
+        if older is None and len(waiting) > self.max_waiting:
+            _, older = waiting.popitem(last=False)
+        if older is not None:
+            asyncio.get_running_loop().create_task(self._superseded(older))
 
     def _start(self, channel_id: int, job: Job) -> None:
         task = asyncio.get_running_loop().create_task(self._run(job), name=f"sel-reply-{channel_id}")
@@ -83,9 +100,14 @@ class Lanes:
         self.running.pop(channel_id, None)
         if not task.cancelled() and task.exception() is not None:
             log.error("reply in channel %s failed", channel_id, exc_info=task.exception())
-        job = self.pending.pop(channel_id, None)
-        if job is not None and not task.cancelled():
-            self._start(channel_id, job)
+        waiting = self.pending.get(channel_id)
+        if not waiting or task.cancelled():
+            self.pending.pop(channel_id, None)
+            return
+        _, job = waiting.popitem(last=False)
+        if not waiting:
+            del self.pending[channel_id]
+        self._start(channel_id, job)
 
     async def cancel_all(self) -> None:
         self.pending.clear()
