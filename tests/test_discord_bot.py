@@ -468,3 +468,10 @@ async def test_every_person_who_mentions_sel_while_it_is_busy_gets_an_answer(sel
     assert len(answered) == 3, f"expected the first question, bob's newest and carol's to be answered: {answered}"
     assert asked["bob"] in answered and asked["carol"] in answered
     assert answered.index(asked["bob"]) < answered.index(asked["carol"]), "people are answered in arrival order"
+
+
+async def test_the_application_owner_is_never_locked_out(sel_env, standin) -> None:
+    bot = await sel_env(SEL_ALLOWED_USERS=str(standin.bob.id))
+    assert standin.alice.id in bot.owners, "the owner comes from the application info at start-up"
+    await standin.send_message(standin.general.id, standin.alice, f"{mention(bot)} it's me, your owner")
+    await replies_in(standin, standin.general.id)

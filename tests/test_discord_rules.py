@@ -129,16 +129,18 @@ def message(author_id: int = 1, channel_id: int = 10, guild: bool = True, roles:
 
 
 def test_access_rules() -> None:
-    assert allowed(settings(), message(), owner_id=None)
-    assert not allowed(settings(SEL_BLOCKED_USERS="1"), message(), owner_id=None)
-    assert allowed(settings(SEL_BLOCKED_USERS="1"), message(), owner_id=1), "the owner is never locked out"
-    assert not allowed(settings(SEL_ALLOWED_USERS="2"), message(), owner_id=None)
-    assert not allowed(settings(SEL_ALLOW_DMS="0"), message(guild=False), owner_id=None)
-    assert not allowed(settings(SEL_ALLOWED_CHANNELS="11"), message(), owner_id=None)
-    assert allowed(settings(SEL_ALLOWED_CHANNELS="11"), message(channel_id=99, parent=11), owner_id=None)
-    assert not allowed(settings(SEL_BLOCKED_ROLES="5"), message(roles=(5,)), owner_id=None)
-    assert not allowed(settings(SEL_ALLOWED_ROLES="6"), message(roles=(5,)), owner_id=None)
-    assert allowed(settings(SEL_ALLOWED_ROLES="6"), message(roles=(5, 6)), owner_id=None)
+    assert allowed(settings(), message(), owners=())
+    assert not allowed(settings(SEL_BLOCKED_USERS="1"), message(), owners=())
+    assert allowed(settings(SEL_BLOCKED_USERS="1"), message(), owners={1}), "the owner is never locked out"
+    assert allowed(settings(SEL_ALLOW_DMS="0"), message(guild=False), owners={1}), "the owner can always DM"
+    assert not allowed(settings(SEL_ALLOWED_CHANNELS="11"), message(), owners={1}), "channel lists bind everyone"
+    assert not allowed(settings(SEL_ALLOWED_USERS="2"), message(), owners=())
+    assert not allowed(settings(SEL_ALLOW_DMS="0"), message(guild=False), owners=())
+    assert not allowed(settings(SEL_ALLOWED_CHANNELS="11"), message(), owners=())
+    assert allowed(settings(SEL_ALLOWED_CHANNELS="11"), message(channel_id=99, parent=11), owners=())
+    assert not allowed(settings(SEL_BLOCKED_ROLES="5"), message(roles=(5,)), owners=())
+    assert not allowed(settings(SEL_ALLOWED_ROLES="6"), message(roles=(5,)), owners=())
+    assert allowed(settings(SEL_ALLOWED_ROLES="6"), message(roles=(5, 6)), owners=())
 
 
 HOUR = 3600.0

@@ -145,8 +145,19 @@ class SelBot(commands.Bot):
         self._ticker: asyncio.Task[None] | None = None
         self._fetched: set[int] = set()
 
+    @property
+    def owners(self) -> frozenset[int]:
+        """The application's owner, or its team's members (filled in at start-up)."""
+        return frozenset(self.owner_ids or ()) | ({self.owner_id} if self.owner_id else set())
+
     async def setup_hook(self) -> None:
         from sel.frontends.discord_commands import SelCommands
+
+        app = await self.application_info()
+        if app.team is not None:
+            self.owner_ids = {member.id for member in app.team.members}
+        else:
+            self.owner_id = app.owner.id
 
         await self.add_cog(SelCommands(self))
         await self.tree.sync()
@@ -176,7 +187,7 @@ class SelBot(commands.Bot):
         self.checkins.saw_message(channel_id, self.clock(), to_sel=False)
         if message.author.bot or self._stale(message):
             return
-        permitted = allowed(self.settings, message, owner_id=self.owner_id)
+        permitted = allowed(self.settings, message, owners=self.owners)
         ctx = await self.get_context(message)
         if ctx.valid and ctx.command is not None:
             # Blocked people can still exercise their data rights (opt out, export, forget).

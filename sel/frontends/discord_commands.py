@@ -130,7 +130,7 @@ class SelCommands(commands.Cog):
         if command in DATA_RIGHTS_COMMANDS:
             return True
         probe = SimpleNamespace(author=interaction.user, channel=interaction.channel, guild=interaction.guild)
-        if not allowed(self.bot.settings, probe, owner_id=self.bot.owner_id):
+        if not allowed(self.bot.settings, probe, owners=self.bot.owners):
             raise NotAllowedHere()
         return True
 
