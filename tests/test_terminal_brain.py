@@ -103,10 +103,33 @@ async def test_second_turn_reuses_the_whole_first_prompt_from_the_kv_cache(make_
     )
 
 
-async def test_a_model_that_fails_to_load_is_reported_and_the_chat_goes_on(make_settings, tmp_path):
+class Keyboard(io.StringIO):
+    """Typed input: the chat sees a terminal, as when a person runs `sel chat`."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+async def test_in_a_terminal_a_model_that_fails_to_load_is_reported_and_the_chat_goes_on(make_settings, tmp_path):
     broken = tmp_path / "broken.gguf"
     broken.write_bytes(b"GGUF" + b"\0" * 64)
-    lines = await run_lines(make_settings(SEL_CODER_MODEL=str(broken)), ["code: print(1)", "hello sel", "/status"])
-    assert lines[0].startswith(f"sel: SEL_CODER_MODEL={broken}: llama.cpp could not load it"), lines[0]
-    assert lines[1].strip() and not lines[1].startswith("sel:"), "the general model still answers"
-    assert after(lines, "last reply:").startswith("last reply: general slot")
+    out = io.StringIO()
+    code = await chat(make_settings(SEL_CODER_MODEL=str(broken)), Keyboard("code: print(1)\nhello sel\n/status\n"), out)
+    lines = out.getvalue().splitlines()
+    assert code == 0
+    assert after(lines, "sel: ").startswith(f"sel: SEL_CODER_MODEL={broken}: llama.cpp could not load it")
+    assert after(lines, "you> SEL> ", 0), "the general model still answers the next line"
+    assert "last reply: general slot" in out.getvalue()
+
+
+def test_piped_chat_stops_with_one_line_and_exit_2_when_a_model_cannot_load(make_settings, tmp_path, tiny_models):
+    from tests.cli_runner import run_sel
+
+    broken = tmp_path / "broken.gguf"
+    broken.write_bytes(b"GGUF" + b"\0" * 64)
+    env = {"SEL_GENERAL_MODEL": str(broken), "SEL_CODER_MODEL": str(tiny_models.coder), "SEL_DATA_DIR": str(tmp_path)}
+    result = run_sel("chat", env=env, cwd=tmp_path, stdin="hi\nhello\n")
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.strip().startswith(f"sel: error: SEL_GENERAL_MODEL={broken}: llama.cpp could not load it")
+    assert len(result.stderr.strip().splitlines()) == 1

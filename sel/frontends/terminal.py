@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
+import threading
 import time
 from typing import TYPE_CHECKING, TextIO
 
@@ -50,7 +51,7 @@ async def chat(settings: Settings, stdin: TextIO, stdout: TextIO, runtime: Runti
         runtime = open_runtime(settings)
     interactive = stdin.isatty()
     history: list[Turn] = []
-    loop = asyncio.get_running_loop()
+    lines = read_lines(stdin)
     if interactive:
         stdout.write("SEL terminal chat — type a message, /help for commands, /quit to leave.\n")
     try:
@@ -58,7 +59,7 @@ async def chat(settings: Settings, stdin: TextIO, stdout: TextIO, runtime: Runti
             if interactive:
                 stdout.write("you> ")
                 stdout.flush()
-            line = await loop.run_in_executor(None, stdin.readline)
+            line = await lines.get()
             if not line:
                 break
             text = line.strip()
@@ -70,7 +71,15 @@ async def chat(settings: Settings, stdin: TextIO, stdout: TextIO, runtime: Runti
                 stdout.write(command(runtime, text) + "\n")
                 stdout.flush()
                 continue
-            reply = await answer(runtime, text, history, stdout, interactive)
+            try:
+                reply = await answer(runtime, text, history, stdout, interactive)
+            except SelError as err:
+                if not interactive:
+                    raise  # piped: stop with the one-line error and a non-zero exit (see sel.cli)
+                # e.g. the coder model cannot be loaded: say so and keep chatting with what works.
+                stdout.write(f"\nsel: {err}\n")
+                stdout.flush()
+                continue
             if reply is not None:
                 history += [Turn(USER_NAME, text), Turn("SEL", reply, from_sel=True)]
                 trim_history(history, settings.history_limit)
@@ -80,8 +89,31 @@ async def chat(settings: Settings, stdin: TextIO, stdout: TextIO, runtime: Runti
     return 0
 
 
+def read_lines(stdin: TextIO) -> asyncio.Queue[str]:
+    """Lines of ``stdin`` ("" at end of input), read by a daemon thread.
+
+    A daemon thread rather than the loop's executor: at Ctrl-C, asyncio.run waits for its
+    executor threads, and one blocked in readline() would hang the exit until Enter.
+    """
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[str] = asyncio.Queue()
+
+    def pump() -> None:
+        while True:
+            line = stdin.readline()
+            try:
+                loop.call_soon_threadsafe(queue.put_nowait, line)
+            except RuntimeError:  # the loop has closed: SEL is exiting
+                return
+            if not line:
+                return
+
+    threading.Thread(target=pump, name="sel-stdin", daemon=True).start()
+    return queue
+
+
 async def answer(runtime: Runtime, text: str, history: list[Turn], stdout: TextIO, interactive: bool) -> str | None:
-    """Send one line to the brain and print the streamed reply; returns the reply, or None if it failed."""
+    """Send one line to the brain and print the streamed reply; returns the reply (SelError if a model fails)."""
     from sel.brain import IncomingMessage
 
     msg = IncomingMessage(
@@ -105,11 +137,10 @@ async def answer(runtime: Runtime, text: str, history: list[Turn], stdout: TextI
                 if interactive:
                     stdout.write(chunk)
                     stdout.flush()
-    except SelError as err:
-        # e.g. the coder model cannot be loaded: say so and keep chatting with what works.
-        stdout.write(("\n" if interactive else "") + f"sel: {err}\n")
-        stdout.flush()
-        return None
+    except SelError:
+        if interactive:
+            stdout.write("\n")
+        raise
     reply = "".join(parts).strip()
     stdout.write("\n" if interactive else (reply or "…") + "\n")
     stdout.flush()
