@@ -184,6 +184,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         stt_max_mb=r.number("SEL_STT_MAX_MB", 25.0, 0.1, 1024.0),
         stt_max_seconds=r.number("SEL_STT_MAX_SECONDS", 300.0, 1.0, 7200.0),
     )
+    if settings.data_dir.exists() and not settings.data_dir.is_dir():
+        raise ConfigError(f"SEL_DATA_DIR={settings.data_dir} is a file, not a folder; point it at a folder")
     for name in ("SEL_VISION_MODEL", "SEL_VISION_MMPROJ"):
         path = r.optional_path(name)
         if path is not None:

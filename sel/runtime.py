@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sel.config import Settings
+from sel.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -74,11 +75,25 @@ class Runtime:
 
 def open_runtime(settings: Settings, *, with_memory: bool = True, clock: Callable[[], float] = time.time) -> Runtime:
     """Build the engine, memory store and brain from ``settings`` (models load lazily)."""
-    from sel.brain.brain import Brain
     from sel.llm.engine import Engine
 
     engine = Engine(settings)
     engine.check_models()
+    try:
+        return _assemble(settings, engine, with_memory=with_memory, clock=clock)
+    except OSError as err:
+        engine.close()
+        where = err.filename or settings.data_dir
+        raise ConfigError(
+            f"SEL_DATA_DIR={settings.data_dir}: cannot use {where} ({err.strerror}); "
+            "fix its permissions or point SEL_DATA_DIR at a writable folder"
+        ) from None
+
+
+def _assemble(settings: Settings, engine: Any, *, with_memory: bool, clock: Callable[[], float]) -> Runtime:
+    from sel.brain.brain import Brain
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
     memory = None
     if with_memory:
         from sel.memory.store import MemoryStore
@@ -94,5 +109,10 @@ def open_runtime(settings: Settings, *, with_memory: bool = True, clock: Callabl
         from zoneinfo import ZoneInfo
 
         tz = ZoneInfo(settings.timezone)
-    brain = Brain(settings, engine, memory, clock=clock, tz=tz)
+    try:
+        brain = Brain(settings, engine, memory, clock=clock, tz=tz)
+    except OSError:
+        if memory is not None:
+            memory.close()  # releases its lock for the next attempt
+        raise
     return Runtime(settings=settings, engine=engine, memory=memory, brain=brain)

@@ -143,3 +143,24 @@ def test_discord_start_failure_is_one_line_and_never_shows_the_token(tmp_path: P
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("sel: error:"), result.stderr
     assert token not in result.stdout + result.stderr
+
+
+def test_data_dir_that_is_a_file_is_a_config_error(tmp_path: Path) -> None:
+    target = tmp_path / "not-a-folder"
+    target.write_text("x")
+    with pytest.raises(ConfigError, match=r"SEL_DATA_DIR=.*not-a-folder is a file, not a folder"):
+        load_settings({"SEL_DATA_DIR": str(target)})
+
+
+def test_unusable_data_files_stop_start_up_with_one_line(tmp_path: Path, tiny_models) -> None:
+    data = tmp_path / "data"
+    (data / "hormones.json").mkdir(parents=True)  # a folder where a file belongs
+    env = {"SEL_GENERAL_MODEL": str(tiny_models.general), "SEL_CODER_MODEL": str(tiny_models.coder)}
+    result = run_sel("chat", env={**env, "SEL_DATA_DIR": str(data)}, cwd=tmp_path, stdin="hi\n")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith(f"sel: error: SEL_DATA_DIR={data}: cannot use "), result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    blocked = tmp_path / "file"
+    blocked.write_text("x")
+    result = run_sel("chat", env={**env, "SEL_DATA_DIR": str(blocked / "sub")}, cwd=tmp_path, stdin="hi\n")
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
