@@ -200,13 +200,24 @@ class Engine:
         """The whole reply as one string."""
         return "".join([c async for c in self.stream(slot, plan, conversation=conversation, max_tokens=max_tokens)])
 
-    def run_blocking(self, fn: Callable[[Any], Any], slot: str = "general") -> Any:
-        """Run ``fn(llm)`` on the worker thread with ``slot``'s model loaded (bench, tests)."""
+    def run_blocking(self, fn: Callable[[Any], Any], slot: str | None = "general", *, park: bool = False) -> Any:
+        """Run ``fn(llm)`` on the worker thread with ``slot``'s model loaded; blocks the caller.
+
+        ``slot=None`` uses whichever model is resident (no swap), else the general one.
+        ``park=True`` first snapshots the conversation held in the KV cache, so a side job
+        (fact extraction) does not cost that conversation its warm prefix.
+        """
         result: queue.Queue[Any] = queue.Queue()
 
         def task() -> None:
             try:
-                result.put((True, fn(self._acquire(slot)[0].llm)))
+                if slot is None and self._resident:
+                    resident = next(iter(self._resident.values()))
+                else:
+                    resident = self._acquire(slot or "general")[0]
+                if park:
+                    self._park(resident)
+                result.put((True, fn(resident.llm)))
             except BaseException as err:  # handed to the caller, which re-raises it
                 result.put((False, err))
 

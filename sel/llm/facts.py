@@ -30,14 +30,18 @@ def parse_facts(completion: str) -> list[str]:
     return facts[:MAX_FACTS]
 
 
-def fact_extractor(engine: Any, slot: str = "general") -> Callable[[str], list[str]]:
-    """A blocking ``text -> facts`` function for MemoryStore.open(llm_extract=...)."""
+def fact_extractor(engine: Any) -> Callable[[str], list[str]]:
+    """A blocking ``text -> facts`` function for MemoryStore.open(llm_extract=...).
+
+    It runs on whichever model is loaded (no swap just for extraction) and parks the
+    conversation in the KV cache first, so the reply that follows still reuses its prefix.
+    """
 
     def extract(text: str) -> list[str]:
         def run(llm: Any) -> str:
             out = llm.create_completion(PROMPT.format(text=text), max_tokens=96, temperature=0.0, stop=["\n\n"])
             return out["choices"][0]["text"]
 
-        return parse_facts(engine.run_blocking(run, slot=slot))
+        return parse_facts(engine.run_blocking(run, slot=None, park=True))
 
     return extract
