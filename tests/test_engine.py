@@ -12,7 +12,7 @@ import pytest
 from sel.config import Settings
 from sel.errors import ModelError
 from sel.llm.engine import Engine
-from sel.llm.prompt import PromptPlan, Turn
+from sel.llm.prompt import PromptPlan, TranscriptFormat, Turn
 
 PERSONA = "This is a chat log. SEL is a friendly companion."
 
@@ -271,3 +271,20 @@ async def test_pictures_sent_to_a_slot_without_a_projector_are_refused(engine_fa
     plan = PromptPlan(persona=PERSONA, turns=(Turn("alice", "look"),), images=("data:image/png;base64,AAAA",))
     with pytest.raises(ModelError, match="no image projector"):
         await collect(engine, "general", plan)
+
+
+async def test_when_the_engine_trims_the_prompt_says_so_at_a_stable_place(engine_factory) -> None:
+    engine = engine_factory(SEL_CTX="256", SEL_MAX_NEW_TOKENS="8")
+    from sel.llm.prompt import CUT_TURN, fit_turns
+
+    turns = tuple(Turn("alice", f"message {i} with some words") for i in range(60))
+    plan = PromptPlan(persona=PERSONA, turns=turns)
+    count = engine.run_blocking(
+        lambda llm: lambda p: len(llm.tokenize(TranscriptFormat().render(p).text.encode(), special=True))
+    )
+    fitted, anchor = fit_turns(plan, count, 200, None)
+    assert fitted.turns[0] == CUT_TURN, "SEL must be told that earlier messages were cut"
+    assert count(fitted) <= 200
+    longer = PromptPlan(persona=PERSONA, turns=(*turns, Turn("alice", "one more")))
+    again, _ = fit_turns(longer, count, 200, anchor)
+    assert again.turns[: len(fitted.turns)] == fitted.turns, "the trimmed prompt's beginning must not move"

@@ -14,13 +14,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sel.llm.prompt import Turn
+from sel.llm.prompt import CUT_TURN, Turn
 
 log = logging.getLogger(__name__)
 
 MAX_CONVERSATIONS = 1000
 REPLY_CHAIN_DEPTH = 20
-CUT_NOTE = "(earlier messages of this conversation are not shown)"
 
 
 @dataclass(frozen=True)
@@ -106,7 +105,7 @@ class ConversationLog:
 
 def to_turns(entries: Sequence[Entry], *, cut: bool, sel_name: str = "SEL") -> list[Turn]:
     """Entries as prompt turns, back-to-back messages of one author merged into one turn."""
-    turns: list[Turn] = [Turn("note", CUT_NOTE)] if cut and entries else []
+    turns: list[Turn] = [CUT_TURN] if cut and entries else []
     previous: Entry | None = None
     for e in entries:
         if not e.text.strip():

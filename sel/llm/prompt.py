@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 SPEAKER_MAX = 32
+CUT_NOTE = "(earlier messages of this conversation are not shown)"
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,9 @@ class PromptPlan:
     late_note: str = ""
     sel_name: str = "SEL"
     images: tuple[str, ...] = ()  # data: URIs of pictures in the message being answered (vision slot)
+
+
+CUT_TURN = Turn("note", CUT_NOTE)
 
 
 @dataclass(frozen=True)
@@ -161,7 +165,16 @@ def fit_turns(
     start = _index_of(turns, anchor)
     if start is None:
         start = 0 if anchor is None else len(turns) // 2
-    candidate = replace(plan, turns=turns[start:])
+
+    def from_(i: int) -> PromptPlan:
+        # A constant note where turns were dropped: SEL knows the context was cut, and the
+        # prompt's beginning stays the same from one turn to the next.
+        kept = turns[i:]
+        if i > 0 and not (kept and kept[0] == CUT_TURN):
+            kept = (CUT_TURN, *kept)
+        return replace(plan, turns=kept)
+
+    candidate = from_(start)
     if count_tokens(candidate) <= budget:
         return candidate, turns[start] if start < len(turns) else None
     target = int(budget * keep_ratio)
@@ -169,11 +182,11 @@ def fit_turns(
     lo, hi = start, max(start, len(turns) - 1)
     while lo < hi:  # binary search: the earliest start that fits the target
         mid = (lo + hi) // 2
-        if count_tokens(replace(plan, turns=turns[mid:])) <= target:
+        if count_tokens(from_(mid)) <= target:
             hi = mid
         else:
             lo = mid + 1
-    fitted = replace(plan, turns=turns[lo:])
+    fitted = from_(lo)
     if count_tokens(fitted) > budget:
         fitted = replace(fitted, turns=(_truncate_turn(fitted.turns[-1], count_tokens, plan, budget),))
     return fitted, turns[lo] if lo < len(turns) else None
