@@ -86,16 +86,19 @@ def _gguf_models(settings: Settings) -> list[Check]:
         try:
             check_gguf(variable, path)
             detail = f"{path} ({path.stat().st_size / 1e6:.0f} MB)"
-            if slot != "vision mmproj":
-                detail += f", {_gguf_summary(path)}"
-            checks.append(Check(f"{slot} model", "OK", detail))
+            loadable, summary = (True, "projector") if slot == "vision mmproj" else _gguf_summary(path)
+            if loadable:
+                checks.append(Check(f"{slot} model", "OK", f"{detail}, {summary}"))
+            else:
+                fix = f"re-download it, or point {variable} at a GGUF this llama-cpp-python supports"
+                checks.append(Check(f"{slot} model", "MISSING", f"{detail}: {summary}", fix))
         except ModelError as err:
             checks.append(Check(f"{slot} model", "MISSING", str(err).split(";")[0], str(err).split("; ", 1)[-1]))
     return checks
 
 
-def _gguf_summary(path: Path) -> str:
-    """Loads only the vocabulary: proves llama.cpp can parse the file without the weights' cost."""
+def _gguf_summary(path: Path) -> tuple[bool, str]:
+    """(loadable, summary). Loads only the vocabulary: llama.cpp parses the file without the weights' cost."""
     from llama_cpp import Llama
 
     from sel.llm.engine import _route_llama_logs
@@ -104,13 +107,13 @@ def _gguf_summary(path: Path) -> str:
     try:
         llm = Llama(model_path=str(path), vocab_only=True, verbose=False)
     except (ValueError, RuntimeError) as err:
-        return f"NOT loadable by llama.cpp ({err})"
+        return False, f"llama.cpp cannot load it ({err})"
     arch = llm.metadata.get("general.architecture", "?")
     template = (
         "chat template" if llm.metadata.get("tokenizer.chat_template") else "no chat template (transcript prompts)"
     )
     llm.close()
-    return f"{arch}, {template}"
+    return True, f"{arch}, {template}"
 
 
 def _embedder(settings: Settings) -> Check:
