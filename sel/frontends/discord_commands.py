@@ -174,6 +174,7 @@ class SelCommands(commands.Cog):
     async def do_forget(self, reply: Reply, user: Any, confirm: bool) -> None:
         if not confirm:
             return await reply.send(FORGET_WARNING.format(prefix=self.bot.command_prefix))
+        await reply.defer()  # rewriting the store can take longer than Discord's 3 seconds
         await self.brain.forget(str(user.id))
         self.bot.history.drop_author(user.id)
         await reply.send("Done. I've forgotten everything about you.")
