@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sel.config import Settings
-from sel.errors import ConfigError
+from sel.errors import ConfigError, SelError
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +81,9 @@ def open_runtime(settings: Settings, *, with_memory: bool = True, clock: Callabl
     engine.check_models()
     try:
         return _assemble(settings, engine, with_memory=with_memory, clock=clock)
+    except SelError:
+        engine.close()  # e.g. the memory store is in use by a running bot
+        raise
     except OSError as err:
         engine.close()
         where = err.filename or settings.data_dir

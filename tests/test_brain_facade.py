@@ -331,11 +331,36 @@ async def test_a_reply_without_a_question_is_not_ignored(settings):
     assert brain.tick() == []
 
 
+def test_why_explains_only_the_last_message_in_the_asking_channel(settings):
+    brain = make_brain(settings)
+    private_file = AttachmentInfo("bo_medical_history.log", "text/plain", 9000)
+    brain.decide(IncomingMessage("2", "bo", "dm-bo", "can you read this", attachments=(private_file,), is_dm=True))
+    brain.decide(message("how was your day?"))
+    in_channel = brain.why("chan")
+    assert in_channel.startswith("route: general"), in_channel
+    assert "medical" not in in_channel, f"/why in a channel explained someone else's DM:\n{in_channel}"
+    assert "bo_medical_history.log" in brain.why("dm-bo"), "the DM's own /why still explains the DM"
+    assert brain.why("another-channel") == "no message decided in this channel yet"
+    assert brain.why() == in_channel, "without a channel, /why explains the last message decided anywhere"
+    assert "last" not in brain.status(), "status is shown in any channel, so it must not describe one channel's message"
+
+
+def test_why_forgets_the_least_recently_active_channels(settings, monkeypatch):
+    monkeypatch.setattr("sel.brain.brain.DECISIONS_KEPT", 3)
+    brain = make_brain(settings)
+    for channel in ("a", "b", "c"):
+        brain.decide(IncomingMessage("1", "ana", channel, "hello there sel"))
+    brain.decide(IncomingMessage("1", "ana", "a", "hello again sel"))  # "a" is active again, so "b" is oldest
+    brain.decide(IncomingMessage("1", "ana", "d", "hi sel"))
+    assert brain.why("b") == "no message decided in this channel yet"
+    assert all(brain.why(channel).startswith("route:") for channel in ("a", "c", "d"))
+
+
 def test_status_and_why_before_any_message(settings):
     brain = make_brain(settings)
     assert brain.why() == "no message decided yet"
     status = brain.status()
-    assert status["mode"] == "casual" and status["last"] is None and status["memory"] is False
+    assert status["mode"] == "casual" and status["memory"] is False
     assert set(status["hormones"]) == {
         "dopamine",
         "serotonin",

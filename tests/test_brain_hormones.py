@@ -197,3 +197,14 @@ def test_corrupt_state_is_kept_aside_and_reported(tmp_path, caplog, content):
     assert kept[0].read_bytes() == content
     assert not path.exists()
     assert "unreadable" in caplog.text
+
+
+def test_corrupt_files_set_aside_in_the_same_second_are_all_kept(tmp_path):
+    path = tmp_path / "hormones.json"
+    contents = [b"{first broken", b"{second broken", b"{third broken"]
+    for content in contents:
+        path.write_bytes(content)
+        assert HormoneStore(tmp_path, clock=lambda: NOON).load() is None
+    kept = sorted(p for p in tmp_path.iterdir() if p.name.startswith("hormones.json.corrupt-"))
+    assert sorted(p.read_bytes() for p in kept) == sorted(contents), f"a bad file was overwritten: {kept}"
+    assert not path.exists()

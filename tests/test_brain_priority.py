@@ -8,7 +8,7 @@ from sel.brain.decision import decide
 from sel.brain.message import AttachmentInfo, IncomingMessage
 from sel.brain.modes import MODE_TABLE, get_mode
 from sel.brain.priority import assess, names_sel
-from sel.brain.router import route
+from sel.brain.router import SCAN_CHARS, route
 from sel.errors import InputError
 
 
@@ -125,3 +125,10 @@ def test_unknown_mode_lists_the_choices():
         get_mode("grumpy")
     assert "casual, deep_focus, playful, quiet_companion" in str(err.value)
     assert get_mode("Deep-Focus").name == "deep_focus"
+
+
+def test_priority_reads_only_the_start_that_routing_reads():
+    assert "asks the room for help" in decision_in("casual", "can anyone help?").priority.reason
+    long_text = "notes.\n" * (SCAN_CHARS // 7 + 1) + "can anyone help?"
+    reason = decision_in("casual", long_text).priority.reason
+    assert "help" not in reason and "question" not in reason, f"priority scanned past {SCAN_CHARS} characters: {reason}"

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from sel.brain.message import AttachmentInfo
-from sel.brain.router import INTENTS, route
+from sel.brain.router import INTENTS, SCAN_CHARS, route
 
 DATA = Path(__file__).parent / "data" / "routing_messages.jsonl"
 
@@ -152,3 +153,24 @@ def test_route_explains_itself_and_is_deterministic():
     assert first == second
     assert "code fence" in first.reason
     assert 0.5 < first.confidence <= 0.99
+
+
+def test_a_long_message_is_routed_on_its_start_and_its_attachments():
+    filler = "notes from the meeting, nothing special here.\n" * 2500
+    assert len(filler) > SCAN_CHARS
+    text = "can you summarise this\n" + filler + "```py\nprint('late code')\n```"
+    routed = route(text)
+    assert routed.intent == "general", f"a fence after the first {SCAN_CHARS} characters was scanned: {routed}"
+    assert routed.text == text, "the model still gets the whole message"
+    attached = route(text, (AttachmentInfo("notes.py", "text/x-python", len(filler)),))
+    assert attached.intent == "code", "an attachment counts however long the text is"
+
+
+def test_routing_a_megabyte_of_pasted_code_is_quick():
+    # A text file attached in Discord is appended to the message, and routing runs on the event loop.
+    text = "what's wrong here? `ls -la | grep x`\n" + "if (a == b) { print(len(x)); } // see main.py\n" * 22000
+    started = time.perf_counter()
+    routed = route(text)
+    elapsed = time.perf_counter() - started
+    assert routed.intent == "code"
+    assert elapsed < 1.0, f"routing {len(text)} characters took {elapsed:.2f}s"

@@ -104,6 +104,27 @@ def test_lowercasing_never_touches_code_links_mentions_or_quotes():
     assert out.endswith("thanks i hope it helps.")
 
 
+def test_lowercasing_never_touches_quotations_or_double_backtick_code():
+    reply = 'He Said "THIS IS Quoted", She Said “KEEP Me”, Run ``Echo `Tick` OK`` Now.'
+    out = restyle(reply, LOWER)
+    assert out == 'he said "THIS IS Quoted", she said “KEEP Me”, run ``Echo `Tick` OK`` now.', out
+
+
+def test_apostrophes_and_lone_quote_marks_do_not_protect_anything():
+    out = restyle('It’S A 6" Board, Isn’T It?\nNext ‘LINE’', LOWER)
+    assert out == 'it’s a 6" board, isn’t it?\nnext ‘line’', out
+
+
+def test_streaming_holds_back_an_open_quotation_until_it_closes():
+    restyler = StreamRestyler(LOWER)
+    shown = restyler.feed('He Said "THIS IS ')
+    assert shown == "he said ", f"text after an unclosed quote mark was released as {shown!r}"
+    shown += restyler.feed('Quoted" Ok ')
+    assert shown == 'he said "THIS IS Quoted" ok '
+    shown += restyler.finish()
+    assert shown == 'he said "THIS IS Quoted" ok '
+
+
 def test_emoji_beyond_the_budget_are_dropped():
     out = restyle("Great job 🎉 you did it 🥳 so proud 💖!", LOWER)
     assert out == "great job 🎉 you did it so proud !"
@@ -147,6 +168,11 @@ REPLY_PIECES = st.lists(
             "<@99>",
             "@Name",
             "> Quote",
+            '"',
+            "“",
+            "”",
+            "'",
+            "Don’t",
             "🎉",
             "👍🏽",
             "!",
@@ -161,6 +187,8 @@ REPLY_PIECES = st.lists(
 
 @settings(max_examples=300, deadline=None)
 @example(pieces=["``", "Hello ", "`"], cuts=[8], budget=0)  # a backtick pair that only closes later
+@example(pieces=["`", "```", "```", "Hello ", "`"], cuts=[13], budget=0)  # seven backticks: a fence, then one
+@example(pieces=['"', "Hello ", "World", '"'], cuts=[7], budget=0)  # a quotation that only closes later
 @given(
     pieces=REPLY_PIECES, cuts=st.lists(st.integers(min_value=0, max_value=400), max_size=8), budget=st.integers(0, 2)
 )

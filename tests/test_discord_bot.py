@@ -204,9 +204,13 @@ async def test_mood_why_status_help_as_prefix_and_slash(sel_env, standin) -> Non
     assert "memsvg" in (await slash(standin, standin.bob, "help")).content
     await standin.send_message(standin.random.id, standin.bob, "lol")
     await standin.idle(200)
-    why = await prefix(standin, standin.bob, "!why")
-    assert why.strip()
-    assert (await slash(standin, standin.bob, "why")).content.strip()
+    why = await prefix(standin, standin.bob, "!why", channel=standin.random.id)
+    assert why.startswith("route: general") and "reply: no" in why, why
+    assert "no message decided in this channel yet" in (await slash(standin, standin.bob, "why")).content
+    dm = standin.dm_channel(standin.alice)
+    await standin.send_message(dm.id, standin.alice, "my secret_diary.py has a bug")
+    await replies_in(standin, dm.id)
+    assert "secret" not in (await slash(standin, standin.bob, "why")).content, "another channel's decision leaked"
 
 
 async def test_mode_needs_owner_or_admin(sel_env, standin) -> None:

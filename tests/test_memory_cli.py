@@ -4,13 +4,38 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
+import textwrap
 import xml.etree.ElementTree as ET
 
 import pytest
 
 from sel.cli import main
 from sel.config import DEFAULT_EMBED_DIR, default_models_dir
-from tests.cli_runner import run_sel
+from tests.cli_runner import REPO, run_sel
+
+EMBED_DIR = default_models_dir() / DEFAULT_EMBED_DIR
+
+# Stands in for the running bot: holds the store open, and on each stdin line reports what it recalls.
+HOLDER = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    from sel.memory.store import MemoryStore
+
+    store = MemoryStore.open(Path(sys.argv[1]), Path(sys.argv[2]))
+    store.set_consent("42", True)
+    store.add("42", "my turtle is called Shelly")
+    print("ready", flush=True)
+    sys.stdin.readline()
+    print([r.text for r in store.recall("42", "what is my turtle called?")], flush=True)
+    store.set_consent("7", True)
+    store.add("7", "I am a nurse")
+    store.close()
+    print("closed", flush=True)
+    """
+)
 
 
 @pytest.fixture
@@ -107,3 +132,45 @@ def test_python_dash_m_sel_memory_prints_one_line_errors_without_traceback(tmp_p
     result = run_sel("memory", "add", "99", "I like owls", env=env, cwd=tmp_path, timeout=120)
     assert result.returncode == 3, result.stderr
     assert "Traceback" not in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_the_cli_is_refused_with_one_line_while_another_process_holds_the_store(tmp_path):
+    data_dir = tmp_path / "data"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(data_dir), str(EMBED_DIR)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    try:
+        assert holder.stdout is not None and holder.stdin is not None
+        assert holder.stdout.readline().strip() == "ready", holder.stderr.read() if holder.stderr else ""
+        env = {"SEL_DATA_DIR": str(data_dir), "SEL_EMBED_MODEL": str(EMBED_DIR)}
+        result = run_sel("memory", "forget", "42", env=env, cwd=tmp_path, timeout=120)
+        assert result.returncode != 0 and result.stdout == ""
+        assert result.stderr == (
+            f"sel: error: the memory store in {data_dir / 'memory'} is in use by another SEL process "
+            "(is the bot running?); stop it first, or use the bot's remember/export/forget commands\n"
+        )
+        holder.stdin.write("go\n")
+        holder.stdin.flush()
+        assert holder.stdout.readline().strip() == "['my turtle is called Shelly']", "the holder lost its memory"
+        assert holder.stdout.readline().strip() == "closed"
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)
+    result = run_sel("memory", "export", "7", env=env, cwd=tmp_path, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert [m["text"] for m in json.loads(result.stdout)["memories"]] == ["I am a nurse"], "a later write was lost"
+    result = run_sel("memory", "export", "42", env=env, cwd=tmp_path, timeout=120)
+    assert [m["text"] for m in json.loads(result.stdout)["memories"]] == ["my turtle is called Shelly"]
+
+
+def test_add_refuses_a_secret_with_one_line(sel):
+    sel("memory", "consent", "42", "on")
+    code, out, err = sel("memory", "add", "42", "my bank pin is 1234")
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and "never stores" in err
+    assert json.loads(sel("memory", "export", "42")[1])["memories"] == []

@@ -14,9 +14,12 @@ from sel.memory.embeddings import shared_embedder
 from sel.memory.store import (
     CONSENT_GIVEN_HINT,
     CONSENT_WITHDRAWN_HINT,
+    FORGOTTEN_HINT,
     NOT_OPTED_IN_HINT,
+    SECRET_NOT_KEPT_HINT,
     MemoryStore,
 )
+from sel.memory.store_lock import StoreInUseError
 
 EMBED_DIR = default_models_dir() / DEFAULT_EMBED_DIR
 DAY = 24 * 3600.0
@@ -90,6 +93,80 @@ def test_withdrawal_stops_storing_at_once_and_hides_what_is_kept(store):
     with pytest.raises(ConsentError) as err:
         store.add("u1", "likes tea")
     assert err.value.exit_code == 3 and "sel memory consent u1 on" in str(err.value)
+
+
+def test_asking_to_be_forgotten_in_conversation_erases_everything_about_the_user(store):
+    store.observe("u1", "you can remember things about me")
+    store.observe("u1", "my turtle is called Shelly. I live in Quimperle.")
+    store.put_profile("u1", "style", {"emoji": 0.5})
+    store.observe("u2", "you can remember things about me. I live in Ghent.")
+    result = store.observe("u1", "forget everything you know about me")
+    assert result.consent_changed is False and result.forgotten and result.reply_hint == FORGOTTEN_HINT
+    exported = store.export("u1")
+    assert (exported["memories"], exported["profiles"], exported["consent"], exported["last_seen"]) == (
+        [],
+        {},
+        False,
+        None,
+    ), "nothing about u1 may be left"
+    assert store.observe("u1", "I'm a nurse").stored == [], "nothing new is stored either"
+    store.checkpoint(force=True)
+    on_disk = b"".join(p.read_bytes() for p in store.root.rglob("*") if p.is_file())
+    assert b"Shelly" not in on_disk and b"Quimperle" not in on_disk and b'"u1"' not in on_disk
+    assert texts(store, "u2") == ["I live in Ghent"], "other users keep their memories"
+
+
+def test_a_vague_or_conditional_forget_only_stops_storing_and_keeps_what_is_there(store):
+    store.observe("u1", "you can remember things about me")
+    store.observe("u1", "my turtle is called Shelly")
+    for text in ("forget about me", "if you forget everything about me i'll cry"):
+        result = store.observe("u1", text)
+        assert result.consent_changed is False and not result.forgotten and result.reply_hint == CONSENT_WITHDRAWN_HINT
+    assert texts(store, "u1") == ["My turtle is called Shelly"]
+
+
+def test_secrets_are_not_stored_even_when_asked_and_the_hint_says_why(store):
+    result = store.observe("u1", "you can remember things about me. My bank pin is 1234. I live in Rome.")
+    assert [m.text for m in result.stored] == ["I live in Rome"]
+    result = store.observe("u1", "remember that my password is hunter2")
+    assert result.stored == [] and result.reply_hint == SECRET_NOT_KEPT_HINT
+    assert store.observe("u9", "remember that my password is hunter2").reply_hint == SECRET_NOT_KEPT_HINT
+    with pytest.raises(InputError) as err:
+        store.add("u1", "card number 4111 1111 1111 1111")
+    assert "never stores" in str(err.value) and "\n" not in str(err.value)
+    store.checkpoint(force=True)
+    on_disk = b"".join(p.read_bytes() for p in store.root.rglob("*") if p.is_file())
+    assert b"1234" not in on_disk and b"hunter2" not in on_disk and b"4111" not in on_disk
+
+
+def test_secrets_never_reach_the_llm_extractor_and_its_secret_lines_are_dropped(tmp_path, clock):
+    calls = []
+
+    def llm_extract(text: str) -> list[str]:
+        calls.append(text)
+        return ["The user's API key is sk-123", "The user lives in Oslo"]
+
+    with MemoryStore.open(tmp_path, EMBED_DIR, clock=clock, llm_extract=llm_extract) as store:
+        store.set_consent("u1", True)
+        stored = store.observe("u1", "my password is hunter2 ok. I moved to Oslo last spring").stored
+        assert calls == ["I moved to Oslo last spring"]
+        assert sorted(m.text for m in stored) == ["I moved to Oslo last spring", "The user lives in Oslo"]
+
+
+def test_a_second_open_of_the_same_store_is_refused_until_the_first_is_closed(tmp_path, clock):
+    first = MemoryStore.open(tmp_path, EMBED_DIR, clock=clock)
+    try:
+        with pytest.raises(StoreInUseError) as err:
+            MemoryStore.open(tmp_path, EMBED_DIR, clock=clock)
+        message = str(err.value)
+        assert "in use by another SEL process" in message and str(tmp_path / "memory") in message
+        assert "\n" not in message and err.value.exit_code != 0
+        first.set_consent("u1", True)
+        first.add("u1", "I play the oboe")
+    finally:
+        first.close()
+    with MemoryStore.open(tmp_path, EMBED_DIR, clock=clock) as second:
+        assert texts(second, "u1") == ["I play the oboe"], "the refused open changed nothing"
 
 
 def test_consent_survives_a_restart(store, clock):

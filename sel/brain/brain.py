@@ -44,6 +44,7 @@ RECALL_MIN_WORDS = 4
 NOTES_PER_CONVERSATION = 32
 CONVERSATIONS_WITH_NOTES = 256
 REPLIED_AT_LIMIT = 1000  # past this many (channel, author) pairs, forget the ones outside the conversation window
+DECISIONS_KEPT = 1000  # channels whose last decision `/why` can explain; the least recently active are forgotten
 
 
 class ReplyEngine(Protocol):
@@ -77,7 +78,9 @@ class Brain:
         self.silenced = 0
         self._store = HormoneStore(settings.data_dir)
         self._hormones: HormoneState = self._store.load() or initial_state(clock(), tz)
-        self._last_decision: Decision | None = None
+        # One per channel, most recently decided last: `/why` in one channel (or DM) must never
+        # explain a message from another.
+        self._last_decisions: OrderedDict[str, Decision] = OrderedDict()
         self._replied_at: dict[tuple[str, str], float] = {}  # (channel, author) -> when SEL last answered them
         self._last_activity: float | None = None
         self._unanswered_since: float | None = None
@@ -95,7 +98,7 @@ class Brain:
 
     def decide(self, msg: IncomingMessage, now: float | None = None) -> Decision:
         """Route and prioritise ``msg`` and decide whether SEL answers. No model call, no I/O;
-        the decision is kept for :meth:`why`."""
+        the decision is kept for :meth:`why` in ``msg``'s channel."""
         now = self.clock() if now is None else now
         replied = self._replied_at.get((msg.channel_id, msg.author_id))
         decision = decide(
@@ -105,7 +108,7 @@ class Brain:
             sel_name=prompt.SEL_NAME,
             seconds_since_reply=None if replied is None else now - replied,
         )
-        self._last_decision = decision
+        self._keep_decision(msg.channel_id, decision)
         return decision
 
     async def listen(self, msg: IncomingMessage, decision: Decision) -> None:
@@ -181,14 +184,21 @@ class Brain:
         log.info("mode set to %s", self.mode.name)
         return self.mode
 
-    def why(self) -> str:
-        """Why SEL did what it did with the last message it decided on (`/why`, `!why`)."""
-        if self._last_decision is None:
-            return "no message decided yet"
-        return self._last_decision.explain()
+    def why(self, channel_id: str | None = None) -> str:
+        """Why SEL did what it did with the last message it decided on in ``channel_id``
+        (`/why`, `!why`); with None, the last message it decided on anywhere (for a
+        single-conversation frontend such as the terminal)."""
+        if channel_id is None:
+            if not self._last_decisions:
+                return "no message decided yet"
+            return next(reversed(self._last_decisions.values())).explain()
+        decision = self._last_decisions.get(channel_id)
+        if decision is None:
+            return "no message decided in this channel yet"
+        return decision.explain()
 
     def status(self) -> dict[str, Any]:
-        last = self._last_decision
+        """Mode, mood, counts and capabilities; nothing about any one channel's messages."""
         return {
             "mode": self.mode.name,
             "mood": mood_of(self._hormones).name,
@@ -198,7 +208,6 @@ class Brain:
             "style_profiles": len(self.styles),
             "memory": self.memory is not None,
             "vision": self.vision_available,
-            "last": None if last is None else _decision_summary(last),
         }
 
     def tick(self, now: float | None = None) -> list[str]:
@@ -282,6 +291,12 @@ class Brain:
         await asyncio.to_thread(self._save_hormones)
         await self.styles.persist(msg.author_id, consented=consented)
 
+    def _keep_decision(self, channel: str, decision: Decision) -> None:
+        self._last_decisions.pop(channel, None)
+        self._last_decisions[channel] = decision
+        while len(self._last_decisions) > DECISIONS_KEPT:
+            self._last_decisions.popitem(last=False)
+
     def _remember_note(self, channel: str, reply: str, tone: str) -> None:
         notes = self._notes.pop(channel, None) or OrderedDict()
         notes[reply] = tone
@@ -297,12 +312,3 @@ class Brain:
         except OSError as err:
             # The mood is worth keeping but not worth failing a reply over.
             log.warning("could not save the hormone state to %s: %s", self._store.path, err)
-
-
-def _decision_summary(decision: Decision) -> dict[str, Any]:
-    return {
-        "intent": decision.route.intent,
-        "priority": decision.priority.level,
-        "silent": decision.silent,
-        "slot": decision.slot,
-    }

@@ -1,8 +1,9 @@
 """Hormone state on disk (`<data_dir>/hormones.json`), so SEL's mood survives a restart.
 
 Writes are atomic (temp file, fsync, os.replace). A file that cannot be read back is moved
-aside as `hormones.json.corrupt-<UTC timestamp>`, a warning is logged, and SEL starts from
-the defaults. The calls block on disk: from asyncio, run :meth:`HormoneStore.save` in a thread.
+aside as `hormones.json.corrupt-<UTC timestamp>` (with `-1`, `-2` … added if that name is
+taken, so no bad file is ever overwritten), a warning is logged, and SEL starts from the
+defaults. The calls block on disk: from asyncio, run :meth:`HormoneStore.save` in a thread.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import logging
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from sel.brain.hormones import HORMONES, HormoneState
@@ -25,8 +27,9 @@ FORMAT_VERSION = 1
 class HormoneStore:
     """Loads and saves one :class:`HormoneState` in ``data_dir``."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, clock: Callable[[], float] = time.time) -> None:
         self.path = Path(data_dir) / FILE_NAME
+        self.clock = clock  # only names the files set aside
 
     def load(self) -> HormoneState | None:
         """The saved state, or None if there is none (or it was corrupt and has been moved aside)."""
@@ -37,9 +40,7 @@ class HormoneStore:
         try:
             return decode(raw)
         except ValueError as err:
-            stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-            aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
-            os.replace(self.path, aside)
+            aside = self._set_aside()
             log.warning("hormone state %s unreadable (%s); kept it as %s, using defaults", self.path, err, aside)
             return None
 
@@ -60,6 +61,27 @@ class HormoneStore:
             Path(tmp).unlink(missing_ok=True)
             raise
         _fsync_dir(self.path.parent)
+
+    def _set_aside(self) -> Path:
+        """Move the unreadable file to a new name and return it."""
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(self.clock()))
+        base = f"{self.path.name}.corrupt-{stamp}"
+        aside = self.path.with_name(base)
+        taken = 0
+        while True:
+            try:
+                # Claim the name first: O_EXCL fails if it exists, even if another process just made it.
+                os.close(os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_EXCL))
+                break
+            except FileExistsError:
+                taken += 1
+                aside = self.path.with_name(f"{base}-{taken}")
+        try:
+            os.replace(self.path, aside)
+        except OSError:
+            aside.unlink(missing_ok=True)  # an empty claim left behind would pass for a set-aside file
+            raise
+        return aside
 
 
 def decode(raw: bytes) -> HormoneState:

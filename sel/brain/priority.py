@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass
 
 from sel.brain.message import IncomingMessage
-from sel.brain.router import Route
+from sel.brain.router import SCAN_CHARS, Route
 
 HIGH = "high"
 MEDIUM = "medium"
@@ -89,7 +89,7 @@ def assess(
     if addressed:
         return Priority(HIGH, 100, addressed, addressed=True)
 
-    text = route.text or msg.text
+    text = (route.text or msg.text)[:SCAN_CHARS]  # as bounded as routing, for the same reason
     score = BASE_SCORE
     reasons: list[str] = []
 

@@ -2,14 +2,16 @@
 never touching code, links, mentions or quotes (see sel.brain.protected).
 
 Both changes are local, so they run chunk by chunk. The restyler holds back only what it
-cannot judge yet — the unfinished last word (it might become a link or a mention) and
-trailing backticks (they might open a fence) — and :meth:`StreamRestyler.finish` releases
-the rest. Concatenating every returned piece gives exactly :func:`restyle` of the whole text.
+cannot judge yet — the unfinished last word (it might become a link or a mention), trailing
+backticks (they might open a fence) and, on the current line, everything from a backtick or
+double quote whose closing mark has not arrived (it might open inline code or a quotation) —
+and :meth:`StreamRestyler.finish` releases the rest. Concatenating every returned piece
+gives exactly :func:`restyle` of the whole text.
 """
 
 from __future__ import annotations
 
-from sel.brain.protected import FENCE, INLINE_CODE, protected_spans
+from sel.brain.protected import fence_spans, first_unclosed, protected_spans
 from sel.brain.style import EMOJI, ReplyShape
 
 
@@ -85,21 +87,19 @@ def restyle(text: str, shape: ReplyShape) -> str:
 
 
 def _safe_end(raw: str, done: int) -> int:
-    """How far ``raw`` can be judged now: up to the last whitespace, before any trailing backticks."""
+    """How far ``raw`` can be judged now: up to the last whitespace, before any trailing backticks
+    and before any span still opening on the current line."""
     end = len(raw)
-    inside_fence = raw.count("```") % 2 == 1
+    fences, inside_fence = fence_spans(raw)
     if not inside_fence:
         cut = max(raw.rfind(" "), raw.rfind("\n"), raw.rfind("\t"))
         end = cut + 1 if cut >= 0 else 0
     while end > done and raw[end - 1] == "`":
         end -= 1
     if not inside_fence:
-        # A backtick on the current line that is not part of inline code yet may pair with a later one.
-        last_fence = raw.rfind(FENCE, 0, end)
-        start = max(raw.rfind("\n", 0, end) + 1, last_fence + len(FENCE) if last_fence >= 0 else 0)
-        segment = raw[start:end]
-        paired = {i for m in INLINE_CODE.finditer(segment) for i in range(m.start(), m.end())}
-        loose = [i for i, c in enumerate(segment) if c == "`" and i not in paired]
-        if loose:
-            end = start + loose[0]
+        # A backtick or quote mark on the current line that closes no span yet may pair with a later one.
+        # (A closed fence's text is settled, even when its closing backticks are still held back.)
+        fence_end = max((stop for begin, stop in fences if begin < end), default=0)
+        start = min(end, max(raw.rfind("\n", 0, end) + 1, fence_end))
+        end = start + first_unclosed(raw[start:end])
     return max(done, end)

@@ -36,6 +36,9 @@ Memory
 
 Precedence: forced prefix > structural code > vision > memory (unless code evidence is stronger) >
 code vocabulary > general.
+
+Only the first :data:`SCAN_CHARS` characters are scanned (attachments count whatever the
+length): a file attached in Discord is appended to the text, and routing runs on the event loop.
 """
 
 from __future__ import annotations
@@ -50,6 +53,9 @@ INTENTS = ("code", "vision", "memory", "general")
 CODE_THRESHOLD = 1.5
 STRUCTURE_THRESHOLD = 2.5  # code evidence strong enough to win over an image or a memory phrase
 MEMORY_THRESHOLD = 2.0
+# Twice Discord's longest message: typed text is always scanned whole; a 100 KB attached file
+# would otherwise take about half a second to route.
+SCAN_CHARS = 8000
 
 
 @dataclass(frozen=True)
@@ -402,14 +408,17 @@ def memory_signals(text: str) -> list[Signal]:
 
 
 def route(text: str, attachments: Sequence[AttachmentInfo] = ()) -> Route:
-    """Classify one message. Pure: the same text and attachments always give the same route."""
+    """Classify one message on its first :data:`SCAN_CHARS` characters and its attachments.
+    Pure: the same text and attachments always give the same route, whose ``text`` is the
+    whole message (less a forcing prefix)."""
     forced, body = split_forced_prefix(text)
     if forced is not None:
         return Route(forced, 1.0, f"forced by the '{text.strip()[:4].lower()}:' prefix", forced=True, text=body)
 
-    structure = code_structure(body, attachments)
-    hints = code_hints(body)
-    memory = memory_signals(body)
+    head = body[:SCAN_CHARS]
+    structure = code_structure(head, attachments)
+    hints = code_hints(head)
+    memory = memory_signals(head)
     structure_score = _total(structure)
     code_score = structure_score + _total(hints)
     memory_score = _total(memory)
@@ -417,7 +426,7 @@ def route(text: str, attachments: Sequence[AttachmentInfo] = ()) -> Route:
 
     if structure_score >= STRUCTURE_THRESHOLD:
         return Route("code", _confidence(code_score), _explain(structure + hints), text=body)
-    if images or IMAGE_URL.search(body):
+    if images or IMAGE_URL.search(head):
         what = f"{len(images)} image attachment(s)" if images else "an image link"
         return Route("vision", 0.95 if images else 0.8, what, text=body)
     if memory_score >= MEMORY_THRESHOLD and memory_score >= code_score:

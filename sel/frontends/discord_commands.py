@@ -194,8 +194,9 @@ class SelCommands(commands.Cog):
     async def do_mood(self, reply: Reply) -> None:
         await reply.send(f"```\n{self.brain.mood_report()}\n```")
 
-    async def do_why(self, reply: Reply) -> None:
-        await reply.send(self.brain.why())
+    async def do_why(self, reply: Reply, channel_id: int | None) -> None:
+        """Only the last decision in the asker's own channel: another channel's could be someone's DM."""
+        await reply.send(self.brain.why(None if channel_id is None else str(channel_id)))
 
     async def do_mode(self, reply: Reply, name: str) -> None:
         try:
@@ -328,7 +329,7 @@ class SelCommands(commands.Cog):
 
     @commands.command(name="why")
     async def why_prefix(self, ctx: commands.Context[Any]) -> None:
-        await self.do_why(Reply.for_context(ctx))
+        await self.do_why(Reply.for_context(ctx), ctx.channel.id)
 
     @commands.command(name="mode")
     @owner_or_admin()
@@ -389,7 +390,7 @@ class SelCommands(commands.Cog):
 
     @sel.command(name="why", description="Why SEL answered (or not) the last message")
     async def why_slash(self, interaction: discord.Interaction[Any]) -> None:
-        await self.do_why(Reply.for_interaction(interaction))
+        await self.do_why(Reply.for_interaction(interaction), interaction.channel_id)
 
     @sel.command(name="mode", description="Switch SEL's personality mode (owner/admins)")
     @app_commands.choices(name=[app_commands.Choice(name=m, value=m) for m in MODES])

@@ -161,7 +161,7 @@ def command(runtime: Runtime, text: str) -> str:
         except SelError as err:
             return f"sel: {err}"
     if name == "/why":
-        return brain.why()
+        return brain.why(CONVERSATION)
     if name == "/status":
         return status_text(runtime)
     if name == "/help":

@@ -1,10 +1,11 @@
 """Deterministic fact extraction: which sentences of a user's message are worth remembering.
 
 Only the user's own statements about themselves count ("I'm a nurse", "my turtle is
-called Shelly"), plus explicit requests ("remember that ..."). Questions, negations and
-passing moods ("my day is going badly") are left alone. Each fact carries a *slot* when
-it answers a question that has one current answer (where they live, their job, the
-turtle's name): a newer fact in the same slot replaces the older one.
+called Shelly"), plus explicit requests ("remember that ..."). Questions, negations,
+passing moods ("my day is going badly") and secrets ("my bank pin is 1234", even when
+asked to remember it) are left alone. Each fact carries a *slot* when it answers a
+question that has one current answer (where they live, their job, the turtle's name): a
+newer fact in the same slot replaces the older one.
 
 Pure functions; an optional LLM extractor is combined with these by the store.
 """
@@ -67,6 +68,20 @@ EXPLICIT = re.compile(
 )
 FILLER = re.compile(
     r"^(?:(?:oh|ah|well|also|and|but|so|btw|by the way|fyi|hey|hi|ok|okay|yeah|yes|fun fact)\b[\s,:!-]*)+"
+)
+# Secrets are never kept, even when the user asks: a memory store is the wrong place for them, and
+# recall could repeat one in a channel. False alarms ("I collect arcade tokens") only cost a memory.
+SECRET = re.compile(
+    r"\bpass(?:word|wd|code|phrase)s?\b|\bpw\b|\bpin(?:\s*(?:code|number|no))?\b"
+    r"|\bssn\b|\bsocial\s+(?:security|insurance)\b|\bnational\s+insurance\s+number\b"
+    r"|\b(?:credit|debit|bank)\s*cards?\b|\bcard\s*(?:number|no|num|details)\b|\bcvv2?\b|\bcvc\b"
+    r"|\biban\b|\b(?:bank\s+)?account\s+number\b|\brouting\s+number\b"
+    r"|\bapi[\s_-]*keys?\b|\btokens?\b|\b(?:secret|private|access)[\s_-]*keys?\b"
+    r"|\b(?:seed|recovery|mnemonic)\s+(?:phrase|words|key)s?\b|\b(?:2fa|otp|backup|recovery)\s+codes?\b"
+    # card numbers (13-19 digits, maybe grouped), US social security numbers
+    r"|(?<!\d)\d(?:[ -]?\d){12,18}(?!\d)|\b\d{3}-\d{2}-\d{4}\b"
+    # key-like strings: a long run of letters and digits no word has ("sk-4f9a...", "ghp_...")
+    r"|\b(?=[\w-]*\d)(?=[\w-]*[a-z])[\w-]{24,}"
 )
 STOPWORDS = _word_set(
     """the a an and or but if then so of to in on at by for with about from into over after before is am are
@@ -256,11 +271,28 @@ def explicit_fact(sentence: str) -> Fact | None:
     return Fact(_tidy(body), slot, hard or bool(classified and classified.hard), topic)
 
 
+def is_secret(text: str) -> bool:
+    """Whether the text mentions or looks like a secret (password, PIN, card number, key...): never stored."""
+    return SECRET.search(fold(text)) is not None
+
+
+def mentions_secret(text: str) -> bool:
+    """Whether any sentence of a message is a secret that :func:`extract_facts` leaves out."""
+    return any(is_secret(sentence) for sentence in split_sentences(text))
+
+
+def without_secrets(text: str) -> str:
+    """The message without its secret sentences (so they are not even shown to an LLM extractor)."""
+    return " ".join(sentence for sentence in split_sentences(text) if not is_secret(sentence))
+
+
 def extract_facts(text: str) -> list[Fact]:
-    """Every keepable fact in a message, in order, without repeats."""
+    """Every keepable fact in a message, in order, without repeats; never a secret (see :func:`is_secret`)."""
     facts: list[Fact] = []
     seen: set[str] = set()
     for sentence in split_sentences(text):
+        if is_secret(sentence):
+            continue
         fact = explicit_fact(sentence) or classify(sentence)
         if fact is not None and fact.text.lower() not in seen:
             seen.add(fact.text.lower())

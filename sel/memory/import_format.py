@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 
 from sel.errors import InputError
+from sel.memory.extraction import is_secret
 from sel.memory.records import MAX_TEXT_CHARS, clean_text, normalize_tags
 
 FIELDS = frozenset({"text", "tags", "hard", "created_at"})
@@ -68,6 +69,8 @@ def parse_line(raw: bytes) -> ImportItem:
         raise ValueError('"text" is missing or empty')
     if len(text) > MAX_TEXT_CHARS:
         raise ValueError(f'"text" is longer than {MAX_TEXT_CHARS} characters')
+    if is_secret(text):
+        raise ValueError('"text" looks like a password, PIN, card number or key, which SEL never stores')
     hard = obj.get("hard", False)
     if not isinstance(hard, bool):
         raise ValueError('"hard" must be true or false')

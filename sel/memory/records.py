@@ -118,12 +118,14 @@ class ObserveResult:
 
     ``consent_changed`` is True/False when the message gave or withdrew consent, else None.
     ``stored`` holds the memories added or updated. ``reply_hint`` is a short instruction for
-    the reply (e.g. acknowledge the opt-in), or "" when there is nothing to say.
+    the reply (e.g. acknowledge the opt-in), or "" when there is nothing to say. ``forgotten``
+    is True when the user asked to be forgotten and everything about them was deleted.
     """
 
     consent_changed: bool | None
     stored: list[Memory] = field(default_factory=list)
     reply_hint: str = ""
+    forgotten: bool = False
 
 
 def normalize_tags(tags: Any) -> tuple[str, ...]:

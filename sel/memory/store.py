@@ -7,12 +7,14 @@ under ``data_dir/memory/``:
   source of truth; fsync'd before an operation returns, compacted atomically;
 * ``quarantine.jsonl`` - damaged log lines, kept byte for byte;
 * ``index/`` - the vector index snapshot, derived data rebuilt from the log when missing
-  or damaged.
+  or damaged;
+* ``lock`` - locked while a store has the files open, so a second process (the CLI while
+  the bot runs) is refused instead of replacing the log under the first.
 
 All methods block (embedding, fsync) and are thread-safe; async callers use
 ``asyncio.to_thread``. Without consent, ``recall`` and ``get_profile`` return nothing: a
 user who withdrew consent is neither remembered anew nor reminded of what is stored, and
-``forget`` erases it.
+``forget`` erases it (so does the user asking, e.g. "forget everything you know about me").
 """
 
 from __future__ import annotations
@@ -32,7 +34,15 @@ from sel.errors import ConsentError, InputError
 from sel.memory import consent as consent_rules
 from sel.memory.atomic_files import remove_stale_temps
 from sel.memory.embeddings import DIM, Embedder, check_model_dir, shared_embedder
-from sel.memory.extraction import Fact, extract_facts, fact_from_text, keywords
+from sel.memory.extraction import (
+    Fact,
+    extract_facts,
+    fact_from_text,
+    is_secret,
+    keywords,
+    mentions_secret,
+    without_secrets,
+)
 from sel.memory.import_format import read_import_file
 from sel.memory.index import Entries, IndexUnavailable, VectorIndex, discard_snapshot
 from sel.memory.journal import Journal
@@ -55,6 +65,7 @@ from sel.memory.state import (
     put_event,
     seen_event,
 )
+from sel.memory.store_lock import StoreLock
 
 if TYPE_CHECKING:
     import numpy as np
@@ -77,7 +88,15 @@ CONSENT_GIVEN_HINT = (
 )
 CONSENT_WITHDRAWN_HINT = (
     "The user asked you to stop remembering things about them. Confirm briefly that nothing new will be stored "
-    "and that the forget command erases what is already kept."
+    'and that saying "forget everything you know about me" erases what is already kept.'
+)
+FORGOTTEN_HINT = (
+    "The user asked you to forget everything about them. It is done: everything stored about them has been "
+    "deleted and nothing new will be stored. Confirm briefly; they can opt in again whenever they like."
+)
+SECRET_NOT_KEPT_HINT = (
+    "The user asked you to remember what looks like a password, PIN, card number or key. You never store those, "
+    "so it was not kept. Tell them briefly, and suggest a password manager instead."
 )
 NOT_OPTED_IN_HINT = (
     "The user asked you to remember something, but they have not allowed you to remember things about them, "
@@ -106,6 +125,7 @@ class MemoryStore:
         journal: Journal,
         state: MemoryState,
         index: VectorIndex,
+        lock: StoreLock,
         *,
         clock: Callable[[], float],
         llm_extract: Callable[[str], list[str]] | None,
@@ -115,6 +135,7 @@ class MemoryStore:
         self._journal = journal
         self._state = state
         self._index = index
+        self._store_lock = lock
         self._clock = clock
         self._llm_extract = llm_extract
         self._lock = threading.RLock()
@@ -140,27 +161,36 @@ class MemoryStore:
         Damaged log lines are quarantined; a missing, damaged or stale index is rebuilt
         from the log (logged). ``llm_extract`` (text -> fact sentences) adds LLM-assisted
         extraction; pass it only when ``settings.memory_llm_extraction`` is on.
-        Raises ModelError when the embedding model folder is missing.
+        Only one open store per data dir at a time (this process or any other), held until
+        :meth:`close`: raises StoreInUseError if it is already open, ModelError when the
+        embedding model folder is missing.
         """
         check_model_dir(embed_model_dir)
         root = data_dir / "memory"
         index_dir = root / "index"
         root.mkdir(mode=0o700, parents=True, exist_ok=True)  # what people said about themselves: owner-only
         index_dir.mkdir(mode=0o700, exist_ok=True)
-        remove_stale_temps(root)
-        remove_stale_temps(index_dir)
+        # Before anything reads or rewrites files: another process may be writing them right now.
+        lock = StoreLock.acquire(root)
         journal = Journal(root / "journal.jsonl", root / "quarantine.jsonl")
-        state = _replay(journal)
         try:
-            index, entries = VectorIndex.load(index_dir)
-        except IndexUnavailable as err:
-            if state.memories:
-                log.warning("memory index %s; rebuilding it from %d records", err, len(state.memories))
-            discard_snapshot(index_dir)
-            index, entries = VectorIndex(DIM), {}
-        store = cls(root, embed_model_dir, journal, state, index, clock=clock, llm_extract=llm_extract)
-        if store._reconcile(entries):
-            store._save_index()
+            remove_stale_temps(root)
+            remove_stale_temps(index_dir)
+            state = _replay(journal)
+            try:
+                index, entries = VectorIndex.load(index_dir)
+            except IndexUnavailable as err:
+                if state.memories:
+                    log.warning("memory index %s; rebuilding it from %d records", err, len(state.memories))
+                discard_snapshot(index_dir)
+                index, entries = VectorIndex(DIM), {}
+            store = cls(root, embed_model_dir, journal, state, index, lock, clock=clock, llm_extract=llm_extract)
+            if store._reconcile(entries):
+                store._save_index()
+        except BaseException:
+            journal.close()
+            lock.release()
+            raise
         return store
 
     def _reconcile(self, entries: Entries) -> int:
@@ -209,20 +239,30 @@ class MemoryStore:
     def observe(self, user_id: str, text: str, *, tags: Sequence[str] = (), now: float | None = None) -> ObserveResult:
         """Take in one message from the user: consent changes, last-seen time, and facts worth keeping.
 
-        Facts are stored only with consent. ``tags`` are topic tags from the router.
+        Facts are stored only with consent, and secrets (passwords, PINs, card numbers, keys) never.
+        ``tags`` are topic tags from the router. A withdrawal stops storing at once; a direct request
+        to erase ("forget everything you know about me", "delete my data") also deletes everything
+        about the user, as :meth:`forget` does, and says so in ``forgotten`` and ``reply_hint``.
         """
         now = self._now(now)
         reading = consent_rules.read_consent(clean_text(text))
+        if reading.erase:
+            self._forget_on_request(user_id)
+            return ObserveResult(False, [], FORGOTTEN_HINT, forgotten=True)
         hint = ""
         if reading.change is not None:
             self.set_consent(user_id, reading.change, now=now)
             hint = CONSENT_GIVEN_HINT if reading.change else CONSENT_WITHDRAWN_HINT
+        asked = reading.change is None and consent_rules.asks_to_remember(reading.remainder)
+        if asked and mentions_secret(reading.remainder):
+            hint = SECRET_NOT_KEPT_HINT  # whatever else the message holds, the secret is what needs an answer
         if not self.has_consent(user_id):
-            if reading.change is None and consent_rules.asks_to_remember(reading.remainder):
+            if asked and not hint:
                 hint = NOT_OPTED_IN_HINT
             return ObserveResult(reading.change, [], hint)
         self.touch(user_id, now)
-        facts = _unique_facts(extract_facts(reading.remainder) + self._llm_facts(reading.remainder))
+        kept = without_secrets(reading.remainder)
+        facts = _unique_facts(extract_facts(kept) + self._llm_facts(kept))
         drafts = [_draft(fact, tags) for fact in facts]
         stored = self._store(user_id, drafts, now, require_consent=False) if drafts else []
         return ObserveResult(reading.change, stored, hint)
@@ -238,7 +278,7 @@ class MemoryStore:
     ) -> Memory:
         """Store ``text`` as given (a near-duplicate or same-slot memory is updated instead).
 
-        Raises ConsentError without consent, InputError for empty or overlong text.
+        Raises ConsentError without consent, InputError for empty or overlong text or a secret.
         """
         now = self._now(now)
         text = _checked_text(text)
@@ -335,7 +375,7 @@ class MemoryStore:
             return []
         facts = []
         for line in list(lines)[:MAX_LLM_FACTS]:
-            if isinstance(line, str) and 0 < len(line.strip()) <= MAX_TEXT_CHARS:
+            if isinstance(line, str) and 0 < len(line.strip()) <= MAX_TEXT_CHARS and not is_secret(line):
                 facts.append(fact_from_text(line.strip()))
         return facts
 
@@ -469,6 +509,12 @@ class MemoryStore:
             self._save_index()
             log.info("forgot a user: %d memories, %d quarantined lines erased", len(removed), scrubbed)
 
+    def _forget_on_request(self, user_id: str) -> None:
+        """Erase the user because they asked in conversation; a user we hold nothing about costs no rewrite."""
+        with self._lock:  # held across forget (re-entrant), so nothing is stored between the check and the erase
+            if user_id in self._state.users():
+                self.forget(user_id)
+
     def export(self, user_id: str, *, now: float | None = None) -> dict[str, Any]:
         """Everything stored about the user, as plain JSON data (vectors are derived from the texts and omitted)."""
         now = self._now(now)
@@ -540,9 +586,13 @@ class MemoryStore:
         with self._lock:
             if self._closed:
                 return
-            self.checkpoint(force=True)
-            self._journal.close()
-            self._closed = True
+            try:
+                self.checkpoint(force=True)
+            finally:
+                # Even if the last checkpoint fails (disk full), the next open must not find the store locked.
+                self._journal.close()
+                self._store_lock.release()
+                self._closed = True
 
     def __enter__(self) -> MemoryStore:
         return self
@@ -642,6 +692,10 @@ def _checked_text(text: str) -> str:
         raise InputError('the memory text is empty; give the fact to remember, e.g. "has a turtle named Shelly"')
     if len(text) > MAX_TEXT_CHARS:
         raise InputError(f"the memory text is {len(text)} characters; keep it under {MAX_TEXT_CHARS}")
+    if is_secret(text):
+        raise InputError(
+            "the memory text looks like a password, PIN, card number or key, which SEL never stores; leave it out"
+        )
     return text
 
 
