@@ -11,11 +11,11 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+from sel.atomic_files import write_atomic
 from sel.brain.hormones import HORMONES, HormoneState
 
 log = logging.getLogger(__name__)
@@ -50,17 +50,7 @@ class HormoneStore:
         data = json.dumps(
             {"version": FORMAT_VERSION, "updated_at": state.updated_at, "levels": dict(state.levels)}, indent=1
         ).encode("utf-8")
-        fd, tmp = tempfile.mkstemp(prefix=f".{FILE_NAME}.", dir=self.path.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        _fsync_dir(self.path.parent)
+        write_atomic(self.path, data)
 
     def _set_aside(self) -> Path:
         """Move the unreadable file to a new name and return it."""
@@ -103,16 +93,3 @@ def decode(raw: bytes) -> HormoneState:
             raise ValueError(f"{name} missing or outside [0, 1]")
         out[name] = float(value)
     return HormoneState(out, float(updated_at))
-
-
-def _fsync_dir(path: Path) -> None:
-    """Make the rename itself durable (POSIX); some platforms cannot open a directory."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError as err:
-        log.debug("cannot fsync directory %s: %s", path, err)
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from sel.memory.atomic_files import write_atomic, write_atomic_with
+from sel.atomic_files import write_atomic, write_atomic_with
 
 if TYPE_CHECKING:
     import numpy as np

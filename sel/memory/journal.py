@@ -17,7 +17,7 @@ from typing import Any, BinaryIO
 
 import orjson
 
-from sel.memory.atomic_files import fsync_dir, write_atomic, write_atomic_with
+from sel.atomic_files import fsync_dir, write_atomic, write_atomic_with
 
 log = logging.getLogger(__name__)
 

@@ -30,9 +30,9 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from sel.atomic_files import remove_stale_temps
 from sel.errors import ConsentError, InputError
 from sel.memory import consent as consent_rules
-from sel.memory.atomic_files import remove_stale_temps
 from sel.memory.embeddings import DIM, Embedder, check_model_dir, shared_embedder
 from sel.memory.extraction import (
     Fact,

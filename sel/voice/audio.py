@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import io
 import logging
-import os
-import tempfile
 import wave
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from sel.atomic_files import write_atomic
 from sel.errors import InputError
 
 if TYPE_CHECKING:
@@ -174,15 +173,5 @@ def wav_bytes(samples: np.ndarray, rate: int) -> bytes:
 
 
 def write_atomically(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temp file, fsync and rename, so a crash never leaves half a file."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write ``data`` to ``path`` so that a crash never leaves half a file."""
+    write_atomic(Path(path), data)
