@@ -23,7 +23,7 @@ USER = "user-7f3a9c41"  # distinctive, so a byte search for it cannot match by a
 FACTS = [
     "my turtle is called Shellington",
     "I'm a nurse at Saint Quirinus hospital",
-    "remember that my locker code is 98127",
+    "remember that my locker is number 98127",
     "remember this forever: my sister is called Miabella",
     "I live in Quimperlé",
     "I love underwater basket weaving",

@@ -175,7 +175,7 @@ def test_explicit_requests_to_remember_are_recognised():
         ("oh btw my name is Dana", "My name is Dana", "name", True),
         ("I live in Paris.", "I live in Paris", "home", False),
         ("I just moved to Berlin!", "I just moved to Berlin", "home", False),
-        ("remember that my locker code is 4312", "My locker code is 4312", "my:locker code", False),
+        ("remember that my locker is number 4312", "My locker is number 4312", "my:locker", False),
         ("remember this forever: my sister is called Mia", "My sister is called Mia", "name-of:sister", True),
         ("My birthday is June 3rd, remember that forever.", "My birthday is June 3rd", "birthday", True),
         ("I'm allergic to peanuts", "I'm allergic to peanuts", None, True),
@@ -268,6 +268,9 @@ def test_ranking_prefers_similarity_then_freshness_and_permanence():
         "my private key is in the drawer",
         "my seed phrase is apple banana cherry",
         "remember this: ghp_4f9aZ2kq8Lw1Xy7Tb3Nc6Vd0Re5",
+        "remember that my locker code is 4312",
+        "the door code at my flat is 2580",
+        "my alarm code is 9999",
     ],
 )
 def test_secrets_are_never_facts_even_when_asked(text):

@@ -78,6 +78,7 @@ SECRET = re.compile(
     r"|\biban\b|\b(?:bank\s+)?account\s+number\b|\brouting\s+number\b"
     r"|\bapi[\s_-]*keys?\b|\btokens?\b|\b(?:secret|private|access)[\s_-]*keys?\b"
     r"|\b(?:seed|recovery|mnemonic)\s+(?:phrase|words|key)s?\b|\b(?:2fa|otp|backup|recovery)\s+codes?\b"
+    r"|\b(?:door|locker|lock|alarm|gate|safe|entry|access|garage|keypad|security)\s+(?:codes?|combination)s?\b"
     # card numbers (13-19 digits, maybe grouped), US social security numbers
     r"|(?<!\d)\d(?:[ -]?\d){12,18}(?!\d)|\b\d{3}-\d{2}-\d{4}\b"
     # key-like strings: a long run of letters and digits no word has ("sk-4f9a...", "ghp_...")
