@@ -60,17 +60,17 @@ class StreamingReply:
 
     async def _sync(self, *, final: bool) -> None:
         pieces = split_for_discord(self.text.strip(), DISCORD_LIMIT - len(MARKER))
-        for i, piece in enumerate(pieces):
-            last = i == len(pieces) - 1
-            content = piece if (final or not last) else piece + MARKER
-            if i < len(self.messages):
-                if self._shown[i] != content:
-                    await self._edit(i, content, wait=final or not last)
-            else:
-                send = self._send_first if not self.messages else self._send_more
-                self.messages.append(await send(content))
-                self._shown.append(content)
-                self._edited_at.append(self.clock())
+        contents = [p if (final or i < len(pieces) - 1) else p + MARKER for i, p in enumerate(pieces)]
+        # New messages first, then edits: while a reply streams, some message always shows the
+        # in-progress marker (a continuation appears before the previous part is finalised).
+        for content in contents[len(self.messages) :]:
+            send = self._send_first if not self.messages else self._send_more
+            self.messages.append(await send(content))
+            self._shown.append(content)
+            self._edited_at.append(self.clock())
+        for i, content in enumerate(contents):
+            if self._shown[i] != content:
+                await self._edit(i, content, wait=final or i < len(contents) - 1)
 
     async def _edit(self, i: int, content: str, *, wait: bool) -> None:
         remaining = self.interval - (self.clock() - self._edited_at[i])

@@ -399,7 +399,10 @@ class Engine:
         self.last_stats = stats
         stats.restored_snapshot = self._switch_conversation(resident, job.conversation)
 
-        budget = max(16, llm.n_ctx() - job.max_tokens - PROMPT_MARGIN)
+        # A reply may use at most three quarters of the context: the prompt keeps room for the
+        # persona and the message being answered, however large SEL_MAX_NEW_TOKENS is.
+        job.max_tokens = min(job.max_tokens, llm.n_ctx() * 3 // 4)
+        budget = llm.n_ctx() - job.max_tokens - PROMPT_MARGIN
         anchor_key = (resident.path, job.conversation)
         plan, anchor = fit_turns(job.plan, lambda p: self._count(resident, p), budget, self._anchors.get(anchor_key))
         self._anchors[anchor_key] = anchor
