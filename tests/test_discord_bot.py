@@ -487,3 +487,17 @@ async def test_the_application_owner_is_never_locked_out(sel_env, standin) -> No
     assert standin.alice.id in bot.owners, "the owner comes from the application info at start-up"
     await standin.send_message(standin.general.id, standin.alice, f"{mention(bot)} it's me, your owner")
     await replies_in(standin, standin.general.id)
+
+
+async def test_a_bare_mention_gets_an_answer(sel_env, standin) -> None:
+    bot = await sel_env()
+    await standin.send_message(standin.general.id, standin.alice, mention(bot))
+    msgs = await replies_in(standin, standin.general.id)
+    assert msgs[0].content.strip()
+
+
+async def test_a_context_too_small_for_the_prompt_gets_a_clear_answer(sel_env, standin, tiny_models) -> None:
+    bot = await sel_env(SEL_CTX="256", SEL_GENERAL_MODEL=str(tiny_models.chat), SEL_CODER_MODEL=str(tiny_models.chat))
+    await standin.send_message(standin.general.id, standin.alice, f"{mention(bot)} hello there")
+    msgs = await replies_in(standin, standin.general.id)
+    assert "my model isn't working" in msgs[0].content, msgs[0].content

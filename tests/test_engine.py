@@ -288,3 +288,10 @@ async def test_when_the_engine_trims_the_prompt_says_so_at_a_stable_place(engine
     longer = PromptPlan(persona=PERSONA, turns=(*turns, Turn("alice", "one more")))
     again, _ = fit_turns(longer, count, 200, anchor)
     assert again.turns[: len(fitted.turns)] == fitted.turns, "the trimmed prompt's beginning must not move"
+
+
+async def test_context_too_small_for_the_prompt_is_a_one_line_error(engine_factory, tiny_models) -> None:
+    engine = engine_factory(SEL_CTX="256", SEL_MAX_NEW_TOKENS="1000", SEL_GENERAL_MODEL=str(tiny_models.chat))
+    plan = PromptPlan(persona="word " * 300, turns=(Turn("alice", "hello there"),))
+    with pytest.raises(ModelError, match=r"SEL_CTX=256 is too small: .*raise SEL_CTX"):
+        await collect(engine, "general", plan)

@@ -47,6 +47,7 @@ BAD_TOKEN_FIX = (
 )
 TICK_SECONDS = 60.0
 DATA_RIGHTS_COMMANDS = frozenset({"remember", "forget", "export"})
+BARE_MENTION = "(mentions SEL without saying anything else)"
 
 
 @dataclass
@@ -227,6 +228,8 @@ class SelBot(commands.Bot):
         """
         assert self.user is not None
         text = _clean_text(message, self.user)
+        if not text and not message.attachments and self.user in message.mentions:
+            text = BARE_MENTION  # "@SEL" alone still deserves an answer
         incoming = IncomingMessage(
             author_id=str(message.author.id),
             author_name=message.author.display_name,
@@ -309,6 +312,10 @@ class SelBot(commands.Bot):
         except discord.HTTPException as err:
             # Discord refused a send or edit (permissions, outage); discord.py already retried what it could.
             log.warning("reply in channel %s failed on Discord's side: %s", channel.id, err)
+            return
+        except Exception:
+            log.exception("reply in channel %s failed", channel.id)
+            await self._say(message, "Something went wrong on my side; the owner can find the details in SEL's log.")
             return
         stats = getattr(self.runtime.engine, "last_stats", None)
         if stats is not None:

@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 
 SLOT_VARIABLES = {"general": "SEL_GENERAL_MODEL", "coder": "SEL_CODER_MODEL", "vision": "SEL_VISION_MODEL"}
 PROMPT_MARGIN = 8  # tokens kept free beyond max_tokens, for stop-string look-ahead
+MIN_REPLY_TOKENS = 8
 _END = object()
 
 
@@ -409,6 +410,14 @@ class Engine:
         stats.trimmed_turns = len(job.plan.turns) - len(plan.turns)
         rendered = resident.fmt.render(plan)
         stats.prompt_tokens = len(llm.tokenize(rendered.text.encode("utf-8"), special=True))
+        # The persona, the notes and the message itself cannot be trimmed: if they leave no room
+        # for a reply, say which setting to change (llama.cpp itself would raise a bare ValueError).
+        room = llm.n_ctx() - stats.prompt_tokens - PROMPT_MARGIN
+        if room < MIN_REPLY_TOKENS:
+            raise ModelError(
+                f"SEL_CTX={llm.n_ctx()} is too small: the persona and the message take {stats.prompt_tokens} tokens; "
+                "raise SEL_CTX (4096 is a good start)"
+            )
 
         llm.evaluated = 0
         started = time.perf_counter()
