@@ -501,3 +501,17 @@ async def test_a_context_too_small_for_the_prompt_gets_a_clear_answer(sel_env, s
     await standin.send_message(standin.general.id, standin.alice, f"{mention(bot)} hello there")
     msgs = await replies_in(standin, standin.general.id)
     assert "my model isn't working" in msgs[0].content, msgs[0].content
+
+
+async def test_files_sel_cannot_open_are_refused_alone_and_noted_beside_words(sel_env, standin) -> None:
+    from tests.standin.server import FileSpec
+
+    bot = await sel_env()
+    ch = standin.general.id
+    zip_file = FileSpec("holiday.zip", b"PK\x03\x04", "application/zip")
+    await standin.send_message(ch, standin.alice, mention(bot), attachments=[zip_file])
+    refused = await replies_in(standin, ch, 1)
+    assert refused[0].content.startswith("I can't open holiday.zip"), refused[0].content
+    await standin.send_message(ch, standin.alice, f"{mention(bot)} what do you think?", attachments=[zip_file])
+    answered = await replies_in(standin, ch, 2)
+    assert answered[1].content.startswith("-# (I can't open holiday.zip.)\n"), answered[1].content

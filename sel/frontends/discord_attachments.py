@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import logging
+from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Any
 
@@ -74,9 +75,21 @@ def is_text_file(filename: str, content_type: str | None) -> bool:
     return kind.startswith("text/") or PurePath(filename).suffix.lower() in TEXT_EXTENSIONS
 
 
-async def read_attachments(message: Any, settings: Settings, runtime: Any) -> tuple[str, str, str]:
-    """(file text for the prompt, transcript of speech, a problem to tell the user or "")."""
-    extra: list[str] = []
+@dataclass
+class AttachmentText:
+    """What a message's attachments add: file contents, what SEL heard, and what it could not use."""
+
+    files: str = ""  # text and code files, as code blocks for the prompt
+    heard: str = ""  # transcripts of voice messages and audio
+    problem: str = ""  # a reason to answer with a refusal instead of a reply
+    note: str = ""  # files SEL skipped, to mention above its reply
+
+
+async def read_attachments(message: Any, text: str, settings: Settings, runtime: Any) -> AttachmentText:
+    """Read what SEL can of the attachments. ``text`` is the message's own words: without any,
+    files SEL cannot open are the whole message and get a refusal; with some, SEL answers and
+    notes which files it skipped."""
+    files: list[str] = []
     heard: list[str] = []
     refused: list[str] = []
     voice_flag = is_voice_message(message.flags.value)
@@ -88,30 +101,30 @@ async def read_attachments(message: Any, settings: Settings, runtime: Any) -> tu
                 data = await attachment.read()
                 transcript = await runtime.speech_to_text().transcribe_async(data, name=name)
             except InputError as err:
-                return "", "", f"I couldn't listen to {name}: {err}"
+                return AttachmentText(problem=f"I couldn't listen to {name}: {err}")
             heard.append(transcript.text.strip())
         elif is_text_file(name, kind):
             if attachment.size > TEXT_FILE_LIMIT:
-                return (
-                    "",
-                    "",
-                    f"{name} is too large for me to read ({attachment.size // 1024} KB; the limit is 100 KB).",
+                size_kb = attachment.size // 1024
+                return AttachmentText(
+                    problem=f"{name} is too large for me to read ({size_kb} KB; the limit is 100 KB)."
                 )
             data = await attachment.read()
             language = PurePath(name).suffix.lstrip(".")
-            extra.append(f"[file {name}]\n```{language}\n{data.decode('utf-8', errors='replace').strip()}\n```")
+            files.append(f"[file {name}]\n```{language}\n{data.decode('utf-8', errors='replace').strip()}\n```")
         elif not is_image(name, kind):
             refused.append(name)
-    if refused and not (message.content.strip() or extra or heard):
-        return (
-            "",
-            "",
-            (
-                f"I can't open {', '.join(refused)}: I read text and code files (up to 100 KB), "
-                "voice messages and audio, and I can see that images are there."
-            ),
+    skipped = ", ".join(refused)
+    if refused and not (text.strip() or files or heard):
+        return AttachmentText(
+            problem=f"I can't open {skipped}: I read text and code files (up to 100 KB), "
+            "voice messages and audio, and I can see that images are there."
         )
-    return "\n".join(extra), " ".join(h for h in heard if h), ""
+    return AttachmentText(
+        files="\n".join(files),
+        heard=" ".join(h for h in heard if h),
+        note=f"(I can't open {skipped}.)" if refused else "",
+    )
 
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp"})

@@ -228,8 +228,8 @@ class SelBot(commands.Bot):
         """
         assert self.user is not None
         text = _clean_text(message, self.user)
-        if not text and not message.attachments and self.user in message.mentions:
-            text = BARE_MENTION  # "@SEL" alone still deserves an answer
+        if not text and self.user in message.mentions:
+            text = BARE_MENTION  # "@SEL" alone (or with only files) still deserves an answer
         incoming = IncomingMessage(
             author_id=str(message.author.id),
             author_name=message.author.display_name,
@@ -246,17 +246,18 @@ class SelBot(commands.Bot):
         decision = self.brain.decide(incoming, now=self.clock())
         if decision.silent or not message.attachments:
             return Job(message, incoming, decision)
-        extra, heard, problem = await read_attachments(message, self.settings, self.runtime)
-        if problem:
-            await self._say(message, problem)
+        own_text = "" if text == BARE_MENTION else text
+        read = await read_attachments(message, own_text, self.settings, self.runtime)
+        if read.problem:
+            await self._say(message, read.problem)
             return None
         incoming = dataclasses.replace(
             incoming,
-            text="\n".join(t for t in (heard, text, extra) if t),
+            text="\n".join(t for t in (read.heard, own_text, read.files) if t),
             images=await image_urls(message) if self.brain.vision_available else (),
         )
         decision = self.brain.decide(incoming, now=self.clock())  # the files' content can change the route
-        prefix = f"-# heard: “{heard}”\n" if heard else ""
+        prefix = (f"-# heard: “{read.heard}”\n" if read.heard else "") + (f"-# {read.note}\n" if read.note else "")
         return Job(message, incoming, decision, prefix)
 
     def _replies_to_sel(self, message: discord.Message) -> bool:
