@@ -413,7 +413,7 @@ async def test_checkin_after_a_lull_driven_by_an_injected_clock(sel_env, standin
 
 
 async def test_blocked_users_keep_their_data_rights_but_nothing_else(sel_env, standin) -> None:
-    await sel_env(SEL_BLOCKED_USERS=str(standin.bob.id))
+    bot = await sel_env(SEL_BLOCKED_USERS=str(standin.bob.id))
     ch = standin.general.id
     await standin.send_message(ch, standin.bob, "!mood")
     await standin.idle(300)
@@ -421,6 +421,10 @@ async def test_blocked_users_keep_their_data_rights_but_nothing_else(sel_env, st
     assert "not available to you" in (await slash(standin, standin.bob, "mood")).content
     assert "forget confirm" in await prefix(standin, standin.bob, "!forget")
     assert "stopped" in (await slash(standin, standin.bob, "remember", setting="off")).content
+    assert "not available to you" in (await slash(standin, standin.bob, "remember", setting="on")).content
+    await standin.send_message(standin.general.id, standin.bob, "!remember on")
+    await standin.idle(300)
+    assert not bot.runtime.memory.has_consent(str(standin.bob.id)), "a blocked user must not be able to opt in"
 
 
 async def test_edited_and_deleted_messages_change_what_sel_reads(sel_env, standin) -> None:

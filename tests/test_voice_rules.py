@@ -174,3 +174,15 @@ def test_importing_the_voice_commands_loads_no_heavy_module() -> None:
     code = f"import sys, sel.voice.commands; print(','.join(m for m in {heavy!r} if m in sys.modules))"
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert loaded == "", f"`sel --help` would pay for importing {loaded}"
+
+
+def test_only_words_are_read_aloud() -> None:
+    from sel.voice.speakable import speakable
+
+    reply = (
+        "-# heard: “what is this”\n**Sure!** Here you go:\n```python\nprint('hi')\n```\n"
+        "see [the docs](https://example.com/x) or https://example.com, <@123> ✨ `x = 1` done"
+    )
+    assert speakable(reply) == "Sure! Here you go: (code) see the docs or (link) ✨ done"
+    assert speakable("   ") == "" and speakable("```\ncode only\n```") == "(code)"
+    assert speakable("**") == ""

@@ -46,7 +46,16 @@ BAD_TOKEN_FIX = (
     "(Bot > Reset Token) into .env"
 )
 TICK_SECONDS = 60.0
-DATA_RIGHTS_COMMANDS = frozenset({"remember", "forget", "export"})
+OPT_OUT_WORDS = frozenset({"off", "no", "0", "false"})
+
+
+def is_data_right(command: str, argument: str) -> bool:
+    """Opting out, exporting and forgetting stay open to everyone, whatever the access lists say."""
+    if command in ("forget", "export"):
+        return True
+    return command == "remember" and argument.strip().lower() in OPT_OUT_WORDS
+
+
 BARE_MENTION = "(mentions SEL without saying anything else)"
 
 
@@ -192,7 +201,8 @@ class SelBot(commands.Bot):
         ctx = await self.get_context(message)
         if ctx.valid and ctx.command is not None:
             # Blocked people can still exercise their data rights (opt out, export, forget).
-            if permitted or ctx.command.name in DATA_RIGHTS_COMMANDS:
+            argument = message.content.split(maxsplit=1)[1] if " " in message.content.strip() else ""
+            if permitted or is_data_right(ctx.command.name, argument):
                 await self.invoke(ctx)
             return
         if not permitted:
@@ -329,7 +339,8 @@ class SelBot(commands.Bot):
         self.checkins.sel_spoke(channel.id, self.clock())
         cog = self.get_cog("SelCommands")
         if cog is not None and message.guild is not None:
-            await cog.speak_reply(message.guild, channel, reply.text)  # type: ignore[attr-defined]
+            spoken = reply.text[len(job.prefix) :]  # what SEL said, not the "heard:" line above it
+            await cog.speak_reply(message.guild, channel, spoken)  # type: ignore[attr-defined]
 
     async def _say(self, message: discord.Message, text: str) -> None:
         try:

@@ -24,6 +24,7 @@ from discord.ext import commands
 
 from sel.config import MODES
 from sel.errors import SelError
+from sel.voice.speakable import speakable
 
 log = logging.getLogger(__name__)
 
@@ -124,10 +125,10 @@ class SelCommands(commands.Cog):
     async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:  # type: ignore[override]
         """Slash commands follow the same access rules as messages, except the data-rights ones."""
         from sel.frontends.discord_access import allowed
-        from sel.frontends.discord_bot import DATA_RIGHTS_COMMANDS
+        from sel.frontends.discord_bot import is_data_right
 
         command = interaction.command.name if interaction.command is not None else ""
-        if command in DATA_RIGHTS_COMMANDS:
+        if is_data_right(command, str(getattr(interaction.namespace, "setting", "") or "")):
             return True
         probe = SimpleNamespace(author=interaction.user, channel=interaction.channel, guild=interaction.guild)
         if not allowed(self.bot.settings, probe, owners=self.bot.owners):
@@ -259,8 +260,10 @@ class SelCommands(commands.Cog):
             return await reply.send(problem)
         if guild is None or guild.id not in self.voice:
             return await reply.send(f"I'm not in a voice channel; use `{self.bot.command_prefix}join` first.")
+        if not speakable(text):
+            return await reply.send(f"Give me some words to say, e.g. `{self.bot.command_prefix}say hello everyone`.")
         await reply.defer()
-        await self._speak(guild.id, text)
+        await self._speak(guild.id, speakable(text))
         await reply.send("🔊")
 
     # ---- voice helpers ----------------------------------------------------------------
@@ -275,10 +278,11 @@ class SelCommands(commands.Cog):
         """Speak a reply when SEL is in voice and SEL_TTS_DEFAULT=1 for the linked text channel."""
         if not self.bot.settings.tts_default or guild.id not in self.voice:
             return
-        if self.linked_text.get(guild.id) != channel.id or not text.strip():
+        words = speakable(text)
+        if self.linked_text.get(guild.id) != channel.id or not words:
             return
         try:
-            await self._speak(guild.id, text)
+            await self._speak(guild.id, words)
         except SelError as err:
             log.warning("could not speak a reply: %s", err)
 
@@ -360,6 +364,10 @@ class SelCommands(commands.Cog):
         if isinstance(error, commands.CheckFailure):
             await ctx.reply(NO_RIGHTS, mention_author=False)
             return
+        cause = getattr(error, "original", error)
+        if isinstance(cause, SelError):  # a user-fixable problem: its message says what to do
+            await ctx.reply(str(cause), mention_author=False)
+            return
         log.error("command %s failed", ctx.command, exc_info=error)
         await ctx.reply("Something went wrong with that command.", mention_author=False)
 
@@ -419,10 +427,13 @@ class SelCommands(commands.Cog):
         await self.do_say(Reply.for_interaction(interaction), interaction.guild, text)
 
     async def cog_app_command_error(self, interaction: discord.Interaction[Any], error: Exception) -> None:
+        cause = getattr(error, "original", error)
         if isinstance(error, NotAllowedHere):
             message = NOT_HERE
         elif isinstance(error, app_commands.CheckFailure):
             message = NO_RIGHTS
+        elif isinstance(cause, SelError):
+            message = str(cause)
         else:
             message = "Something went wrong with that command."
             log.error("slash command failed", exc_info=error)
