@@ -271,10 +271,10 @@ class _Reader:
         value = self.raw(name)
         if value is None:
             return default
-        value = value.upper() if upper else value.lower()
-        if value not in choices:
+        normal = value.upper() if upper else value.lower()
+        if normal not in choices:
             raise ConfigError(f"{name}={value!r} is not a known value; use one of: {', '.join(choices)}")
-        return value
+        return normal
 
     def timezone(self, name: str) -> str:
         value = self.raw(name)

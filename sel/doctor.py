@@ -6,6 +6,7 @@ import importlib
 import importlib.metadata
 import os
 import platform
+import struct
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -86,7 +87,7 @@ def _gguf_models(settings: Settings) -> list[Check]:
         try:
             check_gguf(variable, path)
             detail = f"{path} ({path.stat().st_size / 1e6:.0f} MB)"
-            loadable, summary = (True, "projector") if slot == "vision mmproj" else _gguf_summary(path)
+            loadable, summary = _projector_summary(path) if slot == "vision mmproj" else _gguf_summary(path)
             if loadable:
                 checks.append(Check(f"{slot} model", "OK", f"{detail}, {summary}"))
             else:
@@ -95,6 +96,19 @@ def _gguf_models(settings: Settings) -> list[Check]:
         except ModelError as err:
             checks.append(Check(f"{slot} model", "MISSING", str(err).split(";")[0], str(err).split("; ", 1)[-1]))
     return checks
+
+
+def _projector_summary(path: Path) -> tuple[bool, str]:
+    """A vision projector's GGUF says "clip"; a language model given here by mistake does not."""
+    from sel.llm.gguf_header import architecture
+
+    try:
+        arch = architecture(path)
+    except (OSError, ValueError, struct.error) as err:
+        return False, f"unreadable GGUF header ({err})"
+    if arch != "clip":
+        return False, f"a {arch or 'unknown'} model, not a vision projector (mmproj)"
+    return True, "vision projector (clip)"
 
 
 def _gguf_summary(path: Path) -> tuple[bool, str]:

@@ -164,3 +164,8 @@ def test_unusable_data_files_stop_start_up_with_one_line(tmp_path: Path, tiny_mo
     blocked.write_text("x")
     result = run_sel("chat", env={**env, "SEL_DATA_DIR": str(blocked / "sub")}, cwd=tmp_path, stdin="hi\n")
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_a_bad_choice_is_quoted_as_written() -> None:
+    with pytest.raises(ConfigError, match=r"SEL_MODE='Funny' is not a known value"):
+        load_settings({"SEL_MODE": "Funny"})

@@ -41,3 +41,25 @@ def test_missing_voice_model_is_reported(bundled_models_dir: Path, tmp_path: Pat
     assert checks["text-to-speech"]["status"] == "MISSING"
     assert "PIPER_MODEL" in checks["text-to-speech"]["fix"]
     assert code == 1
+
+
+def write_header_only_gguf(path: Path, arch: str) -> Path:
+    import gguf
+
+    writer = gguf.GGUFWriter(str(path), arch)
+    writer.add_name(f"tiny-{arch}")
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.close()
+    return path
+
+
+def test_vision_projector_must_be_a_clip_gguf(bundled_models_dir: Path, tiny_models, tmp_path: Path) -> None:
+    env = {"SEL_MODELS_DIR": str(bundled_models_dir), "SEL_VISION_MODEL": str(tiny_models.chat)}
+    projector = write_header_only_gguf(tmp_path / "mmproj.gguf", "clip")
+    _, checks = doctor({**env, "SEL_VISION_MMPROJ": str(projector)}, tmp_path)
+    assert checks["vision mmproj model"]["status"] == "OK", checks["vision mmproj model"]
+    code, checks = doctor({**env, "SEL_VISION_MMPROJ": str(tiny_models.general)}, tmp_path)
+    assert checks["vision mmproj model"]["status"] == "MISSING"
+    assert "a llama model, not a vision projector" in checks["vision mmproj model"]["detail"]
+    assert code == 1

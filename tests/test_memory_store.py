@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -355,3 +356,15 @@ def test_a_missing_model_folder_is_a_one_line_model_error(tmp_path):
     with pytest.raises(ModelError) as err:
         MemoryStore.open(tmp_path, tmp_path / "no-such-model")
     assert "make setup" in str(err.value) and "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "created_at", [99999999999999, 1700000000000, 12, "1970-01-02T00:00:00", "2999-01-01T00:00:00"]
+)
+def test_import_refuses_implausible_creation_times(store, tmp_path, created_at):
+    store.set_consent("u1", True)
+    bad = tmp_path / "future.jsonl"
+    bad.write_text(json.dumps({"text": "I have a cat named Tom", "created_at": created_at}) + "\n")
+    with pytest.raises(InputError, match=r"future\.jsonl line 1: .*created_at.*between 2000 and now"):
+        store.import_jsonl("u1", bad)
+    assert store.export("u1")["memories"] == []

@@ -85,3 +85,11 @@ def test_transcribe_refuses_a_file_that_is_not_audio(settings: Settings, tmp_pat
     notes.write_text("shopping list: milk, eggs\n" * 20)
     with pytest.raises(InputError, match=r"notes\.ogg cannot be decoded as audio"):
         run(settings, "transcribe", str(notes))
+
+
+def test_transcribing_a_folder_says_it_is_a_folder(tmp_path) -> None:
+    from tests.cli_runner import run_sel
+
+    result = run_sel("transcribe", str(tmp_path), cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"sel: error: {tmp_path} is a folder; give an audio or video file"

@@ -129,6 +129,8 @@ def forget_command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def svg_command(args: argparse.Namespace, settings: Settings) -> int:
+    if args.output is not None and not args.output.parent.is_dir():
+        raise InputError(f"cannot write {args.output}: {args.output.parent} is not a folder; choose a path with -o")
     with _open(settings) as store:
         document = store.svg(args.user)
     if args.output is None:

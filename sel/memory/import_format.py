@@ -8,6 +8,7 @@ bad line stops the import with its line number and nothing is half-imported.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -85,11 +86,15 @@ def _tags(value: Any) -> tuple[str, ...]:
     raise ValueError('"tags" must be a list of strings or a comma-separated string')
 
 
+EARLIEST = 946_684_800.0  # 2000-01-01: older dates are typos (or milliseconds read as seconds)
+CLOCK_SKEW = 24 * 3600.0
+
+
 def _timestamp(value: Any) -> float | None:
     if value is None:
         return None
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
+        return _plausible(float(value))
     if isinstance(value, str):
         try:
             moment = datetime.fromisoformat(value)
@@ -97,5 +102,12 @@ def _timestamp(value: Any) -> float | None:
             raise ValueError(f'"created_at" {value!r} is not a date-time (use 2024-05-01T12:00:00)') from None
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=UTC)
-        return moment.timestamp()
+        return _plausible(moment.timestamp())
     raise ValueError('"created_at" must be Unix seconds or an ISO 8601 date-time')
+
+
+def _plausible(seconds: float) -> float:
+    """A creation time between 2000 and now (a day of clock skew allowed): others would skew recall."""
+    if not EARLIEST <= seconds <= time.time() + CLOCK_SKEW:
+        raise ValueError(f'"created_at" {seconds:.0f} is not between 2000 and now (use Unix seconds, not milliseconds)')
+    return seconds

@@ -61,6 +61,8 @@ def transcribe_command(args: argparse.Namespace, settings: Settings) -> int:
     from sel.voice.stt import SpeechToText
 
     path: Path = args.file
+    if path.is_dir():
+        raise InputError(f"{path} is a folder; give an audio or video file")
     if not path.is_file():
         raise InputError(f"{path}: no such file; check the path")
     transcript = SpeechToText(settings).transcribe(path)
