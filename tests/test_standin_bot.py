@@ -16,12 +16,19 @@ from tests.standin import BucketRule, DiscordStandin, FileSpec, RateLimitPolicy
 SVG = b'<svg xmlns="http://www.w3.org/2000/svg"><circle r="4"/></svg>'
 
 
-def make_bot(standin: DiscordStandin, *, intents: discord.Intents | None = None) -> commands.Bot:
+class NoIdentifyDelayBot(commands.Bot):
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        """discord.py waits 5 s before every re-IDENTIFY (Discord's identify limit); tests need not."""
+
+
+def make_bot(
+    standin: DiscordStandin, *, intents: discord.Intents | None = None, bot_class: type[commands.Bot] = commands.Bot
+) -> commands.Bot:
     """A minimal bot with a prefix command, an attachment reader and a /sel group."""
     if intents is None:
         intents = discord.Intents.default()
         intents.message_content = True
-    bot = commands.Bot(command_prefix="!", intents=intents, **standin.client_options())
+    bot = bot_class(command_prefix="!", intents=intents, **standin.client_options())
 
     @bot.command()
     async def ping(ctx: commands.Context) -> None:
@@ -200,19 +207,8 @@ async def test_bot_keeps_answering_after_the_gateway_drops_and_resumes(standin: 
     assert len(standin.gateway.identifies) == 1, "a resumable drop should not need a new IDENTIFY"
 
 
-class NoIdentifyDelayBot(commands.Bot):
-    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
-        """discord.py waits 5 s before every re-IDENTIFY (Discord's identify limit); tests need not."""
-
-
 async def test_bot_re_identifies_when_its_session_cannot_be_resumed(standin: DiscordStandin) -> None:
-    intents = discord.Intents.default()
-    intents.message_content = True
-    bot = NoIdentifyDelayBot(command_prefix="!", intents=intents, **standin.client_options())
-
-    @bot.command()
-    async def ping(ctx: commands.Context) -> None:
-        await ctx.reply("pong")
+    bot = make_bot(standin, bot_class=NoIdentifyDelayBot)
 
     async with standin.running(bot):
         await standin.drop_gateway(resumable=False)
@@ -228,13 +224,7 @@ async def test_bot_re_identifies_when_its_session_cannot_be_resumed(standin: Dis
     ids=["op7-reconnect-resumes", "op9-invalid-session-re-identifies"],
 )
 async def test_bot_follows_gateway_control_opcodes(standin: DiscordStandin, knob: str, expect_resume: bool) -> None:
-    intents = discord.Intents.default()
-    intents.message_content = True
-    bot = NoIdentifyDelayBot(command_prefix="!", intents=intents, **standin.client_options())
-
-    @bot.command()
-    async def ping(ctx: commands.Context) -> None:
-        await ctx.reply("pong")
+    bot = make_bot(standin, bot_class=NoIdentifyDelayBot)
 
     async with standin.running(bot):
         await getattr(standin, knob)()
