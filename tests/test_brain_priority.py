@@ -132,3 +132,13 @@ def test_priority_reads_only_the_start_that_routing_reads():
     long_text = "notes.\n" * (SCAN_CHARS // 7 + 1) + "can anyone help?"
     reason = decision_in("casual", long_text).priority.reason
     assert "help" not in reason and "question" not in reason, f"priority scanned past {SCAN_CHARS} characters: {reason}"
+
+
+@pytest.mark.parametrize(
+    "text", ["i'm heartbroken today", "feeling so overwhelmed with everything", "my grandpa passed away last week"]
+)
+def test_distress_raises_priority_with_the_reason_shown(text):
+    calm = assess(msg("the weather is normal today"), route("the weather is normal today"))
+    upset = assess(msg(text), route(text))
+    assert upset.score >= calm.score + 10, (calm, upset)
+    assert "sounds distressed" in upset.reason

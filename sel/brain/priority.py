@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 from sel.brain.message import IncomingMessage
 from sel.brain.router import SCAN_CHARS, Route
+from sel.brain.stimuli import SADNESS
 
 HIGH = "high"
 MEDIUM = "medium"
@@ -48,9 +49,9 @@ ROOM_GREETING = re.compile(
     r"\b(?:everyone|every1|all|guys|y'?all|folks|people|chat|friends)\b",
     re.IGNORECASE,
 )
-DISTRESS = re.compile(
-    r"\b(?:sad|depressed|lonely|anxious|anxiety|crying|cried|miss (?:my|her|him)|rough day|bad day|tired of|"
-    r"hospital|passed away|died|grief|can'?t sleep|stressed|overwhelmed|hate myself)\b",
+# Distress is sadness (one word list, shared with the mood's "sadness" stimulus) or worry.
+WORRY = re.compile(
+    r"\b(?:anxious|anxiety|tired of|hospital|can'?t sleep|stressed|overwhelmed|hate myself)\b",
     re.IGNORECASE,
 )
 CHATTER = re.compile(
@@ -110,7 +111,7 @@ def assess(
         add(10, f"a {route.intent} request")
     elif route.intent == "vision":
         add(5, "shares an image")
-    if DISTRESS.search(text):
+    if SADNESS.search(text) or WORRY.search(text):
         add(10, "sounds distressed")
     if CHATTER.match(text) or (len(text.split()) <= 1 and not msg.attachments):
         add(-20, "short chatter")
