@@ -11,7 +11,7 @@ import pytest
 from sel.config import Settings, default_models_dir, load_settings
 from tests.gguf_fixtures import SIMPLE_CHAT_TEMPLATE, write_tiny_llama
 
-pytest_plugins = ["tests.standin.fixtures", "tests.discord_fixtures"]
+pytest_plugins = ["tests.standin.fixtures", "tests.discord_fixtures", "tests.ci_requirements"]
 
 
 @dataclass(frozen=True)

@@ -132,7 +132,13 @@ def test_same_events_and_clock_give_the_same_state():
             state = apply_event(state, event, NOON + offset, UTC)
         return state
 
-    assert run() == run()
+    first = run()
+    assert first == run()
+    assert first.updated_at == NOON + 4000.0, "the state is as of the last event, not of the wall clock"
+    assert set(first.levels) == set(HORMONES)
+    calm = initial_state(NOON + 4000.0, UTC)
+    assert first.levels["estrogen"] > calm.levels["estrogen"], "the sadness a moment ago still shows"
+    assert first.levels["serotonin"] < calm.levels["serotonin"], "hostility and sadness lowered serotonin"
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,13 @@ import pytest
 from sel.brain import Brain, IncomingMessage
 from sel.llm.engine import Engine
 from sel.llm.prompt import PromptPlan
-from sel.memory.store import NOT_OPTED_IN_HINT, MemoryStore
+from sel.memory.store import (
+    CONSENT_GIVEN_HINT,
+    CONSENT_WITHDRAWN_HINT,
+    FORGOTTEN_HINT,
+    NOT_OPTED_IN_HINT,
+    MemoryStore,
+)
 
 
 class RecordingEngine:
@@ -76,3 +82,86 @@ async def test_asking_to_remember_without_consent_explains_the_opt_in(parts):
     await say(brain, message("bo", "remember that my dog is called Rex"))
     assert NOT_OPTED_IN_HINT in engine.plans[-1].late_note
     assert memory.recall("id-bo", "dog") == []
+
+
+LOWERCASE_CHAT = ("hey whats up", "lol yeah i saw that", "ok but like why tho", "brb getting food")
+
+
+async def test_an_opted_in_users_style_survives_a_restart_and_nobody_elses_does(make_settings):
+    settings = make_settings()
+    engine = RecordingEngine(Engine(settings))
+    memory = MemoryStore.open(settings.data_dir, settings.embed_model)
+    try:
+        brain = Brain(settings, engine, memory)
+        await say(brain, message("mia", "you can remember stuff about me"))
+        for text in LOWERCASE_CHAT:
+            await say(brain, message("mia", text))
+            await say(brain, message("bo", text))
+        learned = brain.styles.get("id-mia")
+        assert learned.trusted and learned.lowercase > 0.7
+
+        memory.close()  # a restart: a new store reads the log, a new brain starts with no profiles in RAM
+        memory = MemoryStore.open(settings.data_dir, settings.embed_model)
+        restarted = Brain(settings, engine, memory)
+        assert restarted.styles.get("id-mia") is None
+        await say(restarted, message("mia", "so whats new"))
+        assert "write in all lowercase" in engine.plans[-1].late_note, "mia's stored style did not come back"
+        assert restarted.styles.get("id-mia").messages == learned.messages + 1
+        await say(restarted, message("bo", "so whats new"))
+        assert "lowercase" not in engine.plans[-1].late_note, "bo never opted in: his style must not be kept"
+        assert restarted.styles.get("id-bo").messages == 1
+    finally:
+        engine.engine.close()
+        memory.close()
+
+
+def stored_texts(memory: MemoryStore, user_id: str) -> list[str]:
+    return [m["text"] for m in memory.export(user_id)["memories"]]
+
+
+async def test_consent_in_the_users_own_words_lets_facts_be_stored(parts):
+    brain, engine, memory = parts
+    await say(brain, message("mia", "my sister's name is Ana"))
+    assert stored_texts(memory, "id-mia") == [], "nothing is stored before consent"
+    await say(brain, message("mia", "sure, remember things about me"))
+    assert memory.has_consent("id-mia")
+    assert CONSENT_GIVEN_HINT in engine.plans[-1].late_note, "SEL is told to acknowledge the consent"
+    await say(brain, message("mia", "my sister's name is Ana"))
+    assert stored_texts(memory, "id-mia") == ["My sister's name is Ana"]
+    await say(brain, message("bo", "if you can remember things about me that would be creepy"))
+    assert not memory.has_consent("id-bo"), "a conditional is not consent"
+
+
+async def test_withdrawing_consent_stops_storing_and_recall_and_drops_the_session_style(parts):
+    brain, engine, memory = parts
+    await say(brain, message("mia", "you can remember stuff about me"))
+    await say(brain, message("mia", "my sister's name is Ana"))
+    assert brain.styles.get("id-mia") is not None
+    await say(brain, message("mia", "could you stop remembering things about me?"))
+    assert not memory.has_consent("id-mia")
+    assert CONSENT_WITHDRAWN_HINT in engine.plans[-1].late_note
+    assert brain.styles.get("id-mia").messages == 1, "the style learned under consent is dropped, not carried on"
+    await say(brain, message("mia", "my dog is called Rex"))
+    assert stored_texts(memory, "id-mia") == ["My sister's name is Ana"], "nothing new is stored after withdrawal"
+    await say(brain, message("mia", "what's my sister's name?"))
+    assert "Ana" not in engine.plans[-1].late_note, "a user who withdrew is not reminded of what is stored"
+
+
+async def test_asking_to_be_forgotten_erases_everything_for_good(parts, make_settings):
+    brain, engine, memory = parts
+    await say(brain, message("mia", "you can remember stuff about me"))
+    await say(brain, message("mia", "my sister's name is Ana"))
+    await say(brain, message("mia", "lol ok cool"))
+    await say(brain, message("bo", "you can remember stuff about me"))
+    await say(brain, message("bo", "my brother's name is Tom"))
+    await say(brain, message("mia", "please forget everything you know about me"))
+    assert FORGOTTEN_HINT in engine.plans[-1].late_note
+    exported = memory.export("id-mia")
+    assert (exported["consent"], exported["memories"], exported["profiles"]) == (False, [], {})
+    assert brain.styles.get("id-mia").messages == 1, "only the erase request itself is in RAM, unstored"
+    assert stored_texts(memory, "id-bo") == ["My brother's name is Tom"], "only mia is forgotten"
+    settings = make_settings()
+    memory.close()
+    with MemoryStore.open(settings.data_dir, settings.embed_model) as reopened:
+        assert reopened.export("id-mia")["memories"] == [] and not reopened.has_consent("id-mia")
+        assert b"Ana" not in (settings.data_dir / "memory" / "journal.jsonl").read_bytes()

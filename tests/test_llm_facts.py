@@ -1,13 +1,18 @@
-"""LLM-assisted fact extraction: parsing, and the wiring from settings to the memory store."""
+"""LLM-assisted fact extraction: parsing, and from a model's real answer to the memory store."""
 
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
+
+import pytest
 
 from sel.brain.message import IncomingMessage
 from sel.llm.facts import parse_facts
 from sel.llm.prompt import Turn
+from sel.memory.extraction import extract_facts
 from sel.runtime import open_runtime
+from tests.gguf_scripted import write_scripted_llama
 
 
 def test_bullets_are_parsed_until_the_list_ends() -> None:
@@ -16,20 +21,64 @@ def test_bullets_are_parsed_until_the_list_ends() -> None:
         "My turtle is called Shelly",
     ]
     assert parse_facts("none") == []
-    assert parse_facts("a\n- b\n- c\n- d\n- e") == ["a", "b", "c"]
+    assert parse_facts("I like a\n- I like b\n- I like c\n- I like d") == ["I like a", "I like b", "I like c"]
 
 
-async def test_setting_turns_on_model_extraction_for_consenting_users(make_settings, tiny_models) -> None:
-    settings = make_settings(SEL_MEMORY_LLM_EXTRACTION="1")
+def test_only_facts_about_the_speaker_are_kept() -> None:
+    completion = "My sister is called Ana\n- Ana is a nurse\n- Her husband likes fishing\n- People call me Jo"
+    assert parse_facts(completion) == ["My sister is called Ana", "People call me Jo"]
+
+
+# What a model answers to the extraction prompt (after its "Facts:\n- "): one fact of the
+# speaker's, someone else's fact, a secret, a "none", the end of the list, and rambling on.
+SCRIPT = [
+    "I grow tomatoes on my balcony",
+    "\n- Bob is a nurse",
+    "\n- my bank pin is 4821",
+    "\n- none",
+    "\nAnyway, what a lovely day",
+    "\n- I am secretly a pirate",
+]
+# Nothing here is a fact the rule-based extractor keeps, so whatever is stored came from the model.
+MESSAGE = "Ever since I moved here, tomatoes on the balcony keep me sane. My bank pin is 4821. Bob works nights."
+
+
+@pytest.fixture
+def scripted_model(tmp_path) -> Path:
+    return write_scripted_llama(tmp_path / "scripted.gguf", SCRIPT)
+
+
+async def test_the_models_answer_becomes_the_speakers_facts_and_nothing_else(make_settings, scripted_model) -> None:
+    assert extract_facts(MESSAGE) == []
+    settings = make_settings(SEL_MEMORY_LLM_EXTRACTION="1", SEL_GENERAL_MODEL=str(scripted_model))
     runtime = await asyncio.to_thread(open_runtime, settings)
     try:
-        calls_before = runtime.engine.status()["loaded"]
-        assert calls_before == [], "nothing is loaded before the first message"
-        runtime.memory.set_consent("u1", True)
-        msg = IncomingMessage("u1", "ana", "dm-u1", "hey there, how are things going today", is_dm=True)
+        runtime.memory.set_consent("1001", True)
+        msg = IncomingMessage("1001", "ana", "dm-1001", MESSAGE, is_dm=True)
         await runtime.brain.listen(msg, runtime.brain.decide(msg))
-        # The tiny model's words are not facts anyone said, but the extraction ran on the general model:
-        assert runtime.engine.status()["loaded"] == [str(tiny_models.general)]
+
+        def evaluated(llm) -> str:  # the tokens the model was last given, as text
+            return llm.detokenize(llm.input_ids[: llm.n_tokens].tolist()).decode("utf-8", errors="replace")
+
+        seen = await asyncio.to_thread(runtime.engine.run_blocking, evaluated, None)
+        assert "Message: Ever since I moved here, tomatoes on the balcony keep me sane. Bob works nights." in seen
+        assert "4821" not in seen.split("Facts:")[0], "the secret sentence was shown to the model"
+        assert seen.split("Facts:\n- ")[1].startswith("I grow tomatoes"), "the extraction did not run on this prompt"
+        stored = [m["text"] for m in runtime.memory.export("1001")["memories"]]
+        # Bob's fact is his to share, the PIN is a secret, "none" is no fact, and the list ended before the pirate.
+        assert stored == ["I grow tomatoes on my balcony"]
+    finally:
+        await runtime.aclose()
+
+
+async def test_no_model_call_for_someone_who_has_not_opted_in(make_settings, scripted_model) -> None:
+    settings = make_settings(SEL_MEMORY_LLM_EXTRACTION="1", SEL_GENERAL_MODEL=str(scripted_model))
+    runtime = await asyncio.to_thread(open_runtime, settings)
+    try:
+        msg = IncomingMessage("1002", "bo", "dm-1002", MESSAGE, is_dm=True)
+        await runtime.brain.listen(msg, runtime.brain.decide(msg))
+        assert runtime.engine.status()["loaded"] == [], "the model read a message of someone who did not opt in"
+        assert runtime.memory.export("1002")["memories"] == []
     finally:
         await runtime.aclose()
 

@@ -24,6 +24,7 @@ from sel.voice.stt import SpeechToText, Transcript
 from sel.voice.tts import Speech, TextToSpeech
 from sel.voice.voice_message import voice_message_from_text
 from sel.voice.wer import word_error_rate
+from tests.ci_requirements import NO_LIBOPUS, libopus_missing
 
 pytestmark = pytest.mark.slow
 
@@ -190,6 +191,7 @@ def test_speech_source_frames_still_carry_the_words(hello: Speech, stt: SpeechTo
     assert_heard("Hello there. I hope you are having a good day.", stt.transcribe_samples(mono16k))
 
 
+@pytest.mark.skipif(libopus_missing(), reason=NO_LIBOPUS)
 def test_speech_source_frames_survive_discords_opus_encoder(hello: Speech, stt: SpeechToText) -> None:
     # discord.py encodes each PCM frame with libopus before sending it; run that same encoder here.
     from discord.opus import Decoder, Encoder

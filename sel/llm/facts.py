@@ -6,10 +6,14 @@ instruction model finds. It runs on the engine's worker thread like any generati
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
 MAX_FACTS = 3
+# A fact the speaker states about themselves names them: "I ...", "my ...", "... me". A line
+# about someone else ("Bob is a nurse") is that person's to share, and they never consented.
+FIRST_PERSON = re.compile(r"\b(?:i|me|my|mine|myself)\b", re.IGNORECASE)
 PROMPT = (
     "List the lasting personal facts the speaker states about themselves in the message below, "
     "one per line starting with '- ', written in the first person. Write '- none' if there are none.\n\n"
@@ -18,14 +22,14 @@ PROMPT = (
 
 
 def parse_facts(completion: str) -> list[str]:
-    """The model's bullet lines, without 'none' answers and empty lines."""
+    """The model's bullet lines about the speaker, without 'none' answers, empty lines or other people's facts."""
     facts = []
     for line in ("- " + completion).splitlines():
         line = line.strip()
         if not line.startswith("- "):
             break  # the list ended; what follows is the model rambling on
         fact = line[2:].strip()
-        if fact and fact.lower().rstrip(".") != "none":
+        if FIRST_PERSON.search(fact) and fact.lower().rstrip(".") != "none":
             facts.append(fact)
     return facts[:MAX_FACTS]
 

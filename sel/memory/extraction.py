@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sel.memory.consent import fold, split_sentences
+from sel.memory.secrets import secret_kind
 
 MAX_FACT_CHARS = 500
 
@@ -68,21 +69,6 @@ EXPLICIT = re.compile(
 )
 FILLER = re.compile(
     r"^(?:(?:oh|ah|well|also|and|but|so|btw|by the way|fyi|hey|hi|ok|okay|yeah|yes|fun fact)\b[\s,:!-]*)+"
-)
-# Secrets are never kept, even when the user asks: a memory store is the wrong place for them, and
-# recall could repeat one in a channel. False alarms ("I collect arcade tokens") only cost a memory.
-SECRET = re.compile(
-    r"\bpass(?:word|wd|code|phrase)s?\b|\bpw\b|\bpin(?:\s*(?:code|number|no))?\b"
-    r"|\bssn\b|\bsocial\s+(?:security|insurance)\b|\bnational\s+insurance\s+number\b"
-    r"|\b(?:credit|debit|bank)\s*cards?\b|\bcard\s*(?:number|no|num|details)\b|\bcvv2?\b|\bcvc\b"
-    r"|\biban\b|\b(?:bank\s+)?account\s+number\b|\brouting\s+number\b"
-    r"|\bapi[\s_-]*keys?\b|\btokens?\b|\b(?:secret|private|access)[\s_-]*keys?\b"
-    r"|\b(?:seed|recovery|mnemonic)\s+(?:phrase|words|key)s?\b|\b(?:2fa|otp|backup|recovery)\s+codes?\b"
-    r"|\b(?:door|locker|lock|alarm|gate|safe|entry|access|garage|keypad|security)\s+(?:codes?|combination)s?\b"
-    # card numbers (13-19 digits, maybe grouped), US social security numbers
-    r"|(?<!\d)\d(?:[ -]?\d){12,18}(?!\d)|\b\d{3}-\d{2}-\d{4}\b"
-    # key-like strings: a long run of letters and digits no word has ("sk-4f9a...", "ghp_...")
-    r"|\b(?=[\w-]*\d)(?=[\w-]*[a-z])[\w-]{24,}"
 )
 STOPWORDS = _word_set(
     """the a an and or but if then so of to in on at by for with about from into over after before is am are
@@ -273,8 +259,12 @@ def explicit_fact(sentence: str) -> Fact | None:
 
 
 def is_secret(text: str) -> bool:
-    """Whether the text mentions or looks like a secret (password, PIN, card number, key...): never stored."""
-    return SECRET.search(fold(text)) is not None
+    """Whether the text holds a secret value (password, PIN, card number, key...): never stored.
+
+    Secrets are never kept, even when the user asks: a memory store is the wrong place for them, and recall
+    could repeat one in a channel. A word alone is not a secret ("a spiderman pin"); see :mod:`sel.memory.secrets`.
+    """
+    return secret_kind(text) is not None
 
 
 def mentions_secret(text: str) -> bool:
