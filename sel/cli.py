@@ -18,6 +18,7 @@ from typing import Any
 from sel import __version__
 from sel.config import Settings, load_settings
 from sel.errors import SelError
+from sel.undecodable import replace_undecodable
 
 log = logging.getLogger("sel")
 
@@ -75,7 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = clean_text_arguments(parser.parse_args(argv))
+    _replace_unprintable_output()
     logging.basicConfig(
         level=logging.DEBUG if args.debug else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -92,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SelError as err:
         if args.debug:
             log.exception("error")
-        print(f"sel: error: {err}", file=sys.stderr)
+        print(f"sel: error: {replace_undecodable(str(err))}", file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:
         print("", file=sys.stderr)
@@ -100,6 +102,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # e.g. `sel config | head`: the reader left, nothing is wrong
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+
+
+def clean_text_arguments(args: argparse.Namespace) -> argparse.Namespace:
+    """Text arguments (user ids, memory text, words to speak) with undecodable bytes as U+FFFD.
+
+    File arguments are Path objects and keep their bytes: a cleaned name would be another file.
+    """
+    for name, value in vars(args).items():
+        if isinstance(value, str):
+            setattr(args, name, replace_undecodable(value))
+        elif isinstance(value, list) and all(isinstance(item, str) for item in value):
+            setattr(args, name, [replace_undecodable(item) for item in value])
+    return args
+
+
+def _replace_unprintable_output() -> None:
+    """A file name with undecodable bytes is printed with U+FFFD instead of crashing a strict UTF-8 stdout."""
+    for stream in (sys.stdout, sys.stderr):
+        if getattr(stream, "errors", None) == "strict" and hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="replace")
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:

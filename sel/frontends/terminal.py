@@ -19,11 +19,13 @@ import contextlib
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, TextIO
 
 from sel.config import Settings
-from sel.errors import SelError
+from sel.errors import InputError, SelError
 from sel.llm.prompt import Turn
+from sel.undecodable import replace_undecodable
 
 if TYPE_CHECKING:
     from sel.runtime import Runtime
@@ -60,6 +62,8 @@ async def chat(settings: Settings, stdin: TextIO, stdout: TextIO, runtime: Runti
                 stdout.write("you> ")
                 stdout.flush()
             line = await lines.get()
+            if isinstance(line, Exception):
+                raise InputError(f"cannot read the input any more ({line}); check what is piped into `sel chat`")
             if not line:
                 break
             text = line.strip()
@@ -89,27 +93,46 @@ async def chat(settings: Settings, stdin: TextIO, stdout: TextIO, runtime: Runti
     return 0
 
 
-def read_lines(stdin: TextIO) -> asyncio.Queue[str]:
-    """Lines of ``stdin`` ("" at end of input), read by a daemon thread.
+def read_lines(stdin: TextIO) -> asyncio.Queue[str | Exception]:
+    """Lines of ``stdin`` ("" at end of input, the exception if reading fails), read by a daemon thread.
 
     A daemon thread rather than the loop's executor: at Ctrl-C, asyncio.run waits for its
-    executor threads, and one blocked in readline() would hang the exit until Enter.
+    executor threads, and one blocked in readline() would hang the exit until Enter. A
+    failure is handed to the loop too: a reader that died silently would leave it waiting forever.
     """
     loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[str] = asyncio.Queue()
+    queue: asyncio.Queue[str | Exception] = asyncio.Queue()
+    readline = line_reader(stdin)
 
     def pump() -> None:
         while True:
-            line = stdin.readline()
+            item: str | Exception
             try:
-                loop.call_soon_threadsafe(queue.put_nowait, line)
+                item = readline()
+            except Exception as err:
+                item = err
+            try:
+                loop.call_soon_threadsafe(queue.put_nowait, item)
             except RuntimeError:  # the loop has closed: SEL is exiting
                 return
-            if not line:
+            if not isinstance(item, str) or not item:
                 return
 
     threading.Thread(target=pump, name="sel-stdin", daemon=True).start()
     return queue
+
+
+def line_reader(stdin: TextIO) -> Callable[[], str]:
+    """``stdin.readline`` that cannot fail on bytes that are not text: they become U+FFFD.
+
+    The bytes are read and decoded here because the text layer either raises on them (a strict
+    UTF-8 stdin) or passes lone surrogates on (a C.UTF-8 locale), which crash the tokenizer later.
+    """
+    binary = getattr(stdin, "buffer", None)
+    if binary is None:  # an in-memory text stream: already decoded
+        return lambda: replace_undecodable(stdin.readline())
+    encoding = getattr(stdin, "encoding", None) or "utf-8"
+    return lambda: binary.readline().decode(encoding, errors="replace")
 
 
 async def answer(runtime: Runtime, text: str, history: list[Turn], stdout: TextIO, interactive: bool) -> str | None:

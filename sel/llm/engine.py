@@ -31,11 +31,13 @@ from sel.llm.prompt import (
     ChatTemplateFormat,
     PromptFormat,
     PromptPlan,
+    Rendered,
     TranscriptFormat,
     Turn,
     chat_messages,
     fit_turns,
 )
+from sel.undecodable import replace_undecodable
 
 log = logging.getLogger(__name__)
 
@@ -388,7 +390,7 @@ class Engine:
         return kvstate.restore(resident.llm, snap)
 
     def _count(self, resident: _Resident, plan: PromptPlan) -> int:
-        return len(resident.llm.tokenize(resident.fmt.render(plan).text.encode("utf-8"), special=True))
+        return len(resident.llm.tokenize(_prompt_text(resident.fmt.render(plan)).encode("utf-8"), special=True))
 
     def _generate(self, job: _Job) -> None:
         if job.plan.images:
@@ -409,7 +411,8 @@ class Engine:
         self._anchors[anchor_key] = anchor
         stats.trimmed_turns = len(job.plan.turns) - len(plan.turns)
         rendered = resident.fmt.render(plan)
-        stats.prompt_tokens = len(llm.tokenize(rendered.text.encode("utf-8"), special=True))
+        prompt = _prompt_text(rendered)
+        stats.prompt_tokens = len(llm.tokenize(prompt.encode("utf-8"), special=True))
         # The persona, the notes and the message itself cannot be trimmed: if they leave no room
         # for a reply, say which setting to change (llama.cpp itself would raise a bare ValueError).
         room = llm.n_ctx() - stats.prompt_tokens - PROMPT_MARGIN
@@ -428,7 +431,7 @@ class Engine:
         pending = ""
         finish: str | None = None
         chunks = llm.create_completion(
-            rendered.text,
+            prompt,
             max_tokens=job.max_tokens,
             temperature=self.settings.temperature,
             top_p=self.settings.top_p,
@@ -509,6 +512,11 @@ class Engine:
                 close()
             if first_at is not None:
                 stats.decode_seconds = time.perf_counter() - first_at
+
+
+def _prompt_text(rendered: Rendered) -> str:
+    """The prompt as text llama.cpp can tokenize: a lone surrogate (an undecodable byte) cannot be UTF-8 encoded."""
+    return replace_undecodable(rendered.text)
 
 
 def _chat_text(chunk: dict[str, Any]) -> str:

@@ -8,10 +8,19 @@ raises ValueError for an event it cannot trust (so the caller can quarantine its
 from __future__ import annotations
 
 import heapq
+import logging
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from typing import Any
 
 from sel.memory.records import Memory
+
+log = logging.getLogger(__name__)
+
+# A logged label at or beyond this plus twice the memories replayed so far is not trusted as is.
+# SEL hands out the lowest free label, so new labels never exceed the memory count; only a log
+# compacted after many deletions, or a damaged line, holds larger ones.
+LABEL_ROOM = 1024
 
 
 def consent_event(user_id: str, on: bool, at: float) -> dict[str, Any]:
@@ -48,6 +57,7 @@ class MemoryState:
         self.profiles: dict[str, dict[str, dict[str, Any]]] = {}
         self.label_extent = 0  # every label in use is below this
         self._free_labels: list[int] = []
+        self._relabelled: set[str] = set()  # memories whose label differs from their last log line's
 
     # -- applying events -------------------------------------------------------------------
 
@@ -60,7 +70,7 @@ class MemoryState:
             memory = event.get("memory")
             if not isinstance(memory, Mapping):
                 raise ValueError("put without a memory object")
-            self.put(Memory.from_json(memory))
+            self._put_logged(Memory.from_json(memory))
         elif op == "delete":
             self.delete(_text(event, "id"))
         elif op == "consent":
@@ -99,8 +109,31 @@ class MemoryState:
                 heapq.heappush(self._free_labels, free)
             self.label_extent = memory.label + 1
 
+    def _put_logged(self, memory: Memory) -> None:
+        """Fold in a memory read from the log, keeping labels dense.
+
+        The vector index holds a row for every label up to the largest, so a damaged label
+        (300000000) would allocate until memory runs out. A label beyond LABEL_ROOM plus twice
+        the memory count is replaced by a free one: the memory is kept and the index re-embeds
+        it under the new label. Replay is deterministic, so every open gives the same labels.
+        """
+        existing = self.memories.get(memory.id)
+        if memory.label >= LABEL_ROOM + 2 * len(self.memories) and (existing is None or existing.label != memory.label):
+            label = existing.label if existing is not None else self.allocate_label()
+            log.warning("memory log: label %d is implausibly large; the memory gets label %d", memory.label, label)
+            self._relabelled.add(memory.id)
+            self.put(replace(memory, label=label))
+            return
+        holder = self.by_label.get(memory.label)
+        if holder is not None and holder != memory.id and holder in self._relabelled:
+            # The log gives this label to another memory later on: the relabelled one moves aside.
+            self.put(replace(self.memories[holder], label=self.allocate_label()))
+        self._relabelled.discard(memory.id)
+        self.put(memory)
+
     def delete(self, memory_id: str) -> Memory | None:
         """Remove a memory; return it (None if it was not there)."""
+        self._relabelled.discard(memory_id)
         memory = self.memories.pop(memory_id, None)
         if memory is not None:
             self._unlink(memory)

@@ -12,8 +12,11 @@ from pathlib import Path
 
 from sel.config import Settings
 from sel.errors import InputError
+from sel.undecodable import replace_undecodable
 
 SPEECH_FORMATS = {".wav": "WAV", ".ogg": "ogg/opus", ".opus": "ogg/opus"}
+# Piper's time and memory grow with the text (10 000 characters: 74 s and 313 MB); a few minutes of speech is plenty.
+MAX_SAY_CHARS = 2000
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -23,7 +26,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="speak text with the Piper voice (PIPER_MODEL) into a WAV or ogg/opus file",
         description="Speak TEXT with the Piper voice (PIPER_MODEL) and write it to a .wav or .ogg file.",
     )
-    say.add_argument("text", nargs="+", metavar="TEXT", help="the words to speak (several arguments are joined)")
+    say.add_argument(
+        "text",
+        nargs="+",
+        metavar="TEXT",
+        help=f"the words to speak, at most {MAX_SAY_CHARS} characters (several arguments are joined)",
+    )
     say.add_argument(
         "-o", "--output", required=True, type=Path, help="where to write: .wav, or .ogg/.opus for a voice message"
     )
@@ -45,14 +53,22 @@ def say_command(args: argparse.Namespace, settings: Settings) -> int:
     from sel.voice.tts import TextToSpeech
 
     output: Path = args.output
+    text = " ".join(args.text)
+    if len(text) > MAX_SAY_CHARS:
+        raise InputError(f"the text is {len(text)} characters; `sel say` speaks at most {MAX_SAY_CHARS}, so split it")
     kind = SPEECH_FORMATS.get(output.suffix.lower())
     if kind is None:
         raise InputError(f"{output}: unknown audio format; name the output .wav, .ogg or .opus")
+    if output.is_dir():
+        raise InputError(f"{output} is a folder; give a file to write with -o, e.g. {output}/speech{output.suffix}")
     if not output.parent.is_dir():
         raise InputError(f"{output}: the folder {output.parent} does not exist; create it or write elsewhere")
-    speech = TextToSpeech.from_settings(settings).synthesize(" ".join(args.text))
-    write_atomically(output, speech.wav() if kind == "WAV" else speech.ogg_opus())
-    print(f"wrote {output} ({kind}, {speech.duration:.1f} s)")
+    speech = TextToSpeech.from_settings(settings).synthesize(text)
+    try:
+        write_atomically(output, speech.wav() if kind == "WAV" else speech.ogg_opus())
+    except OSError as err:
+        raise InputError(f"cannot write {output} ({err.strerror or err}); choose a writable path with -o") from None
+    print(f"wrote {replace_undecodable(str(output))} ({kind}, {speech.duration:.1f} s)")
     return 0
 
 
@@ -61,10 +77,12 @@ def transcribe_command(args: argparse.Namespace, settings: Settings) -> int:
     from sel.voice.stt import SpeechToText
 
     path: Path = args.file
+    if not path.exists():
+        raise InputError(f"{path}: no such file; check the path")
     if path.is_dir():
         raise InputError(f"{path} is a folder; give an audio or video file")
     if not path.is_file():
-        raise InputError(f"{path}: no such file; check the path")
+        raise InputError(f"{path} is not a regular file (a device, pipe or socket); give an audio or video file")
     transcript = SpeechToText(settings).transcribe(path)
     if args.json:
         print(json.dumps(transcript.to_dict(), ensure_ascii=False))
