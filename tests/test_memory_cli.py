@@ -89,6 +89,23 @@ def test_consent_add_recall_export_stats_and_forget(sel):
     assert sel("memory", "add", "42", "I am back")[0] == 3, "forget also removes consent"
 
 
+def test_add_says_whether_it_stored_updated_or_found_a_duplicate(sel):
+    sel("memory", "consent", "42", "on")
+    code, out, _ = sel("memory", "add", "42", "I live in Lisbon")
+    memory_id = out.split()[2]
+    assert code == 0 and out == f"stored memory {memory_id} for 42 (expires 14 days after last seen)\n"
+    code, out, _ = sel("memory", "add", "42", "oh, btw, i live in lisbon!")
+    assert code == 0 and out == (
+        f"duplicate of memory {memory_id} for 42: 'I live in Lisbon' is already kept; nothing new stored\n"
+    )
+    code, out, _ = sel("memory", "add", "42", "I moved to Oslo")
+    assert code == 0 and out == (
+        f"updated memory {memory_id} for 42: 'I live in Lisbon' is now 'I moved to Oslo' "
+        "(expires 14 days after last seen)\n"
+    )
+    assert [m["text"] for m in json.loads(sel("memory", "export", "42")[1])["memories"]] == ["I moved to Oslo"]
+
+
 def test_import_reports_the_bad_line_and_imports_nothing(sel, tmp_path):
     sel("memory", "consent", "7", "on")
     source = tmp_path / "facts.jsonl"
@@ -99,7 +116,7 @@ def test_import_reports_the_bad_line_and_imports_nothing(sel, tmp_path):
     assert json.loads(sel("memory", "stats", "--json")[1])["memories"] == 0
     source.write_text('{"text": "I grow figs"}\n{"text": "I fence", "tags": "sport"}\n')
     code, out, _ = sel("memory", "import", "7", str(source))
-    assert code == 0 and "imported 2 memories" in out
+    assert code == 0 and out == "imported 2 lines for 7: 2 stored\n"
 
 
 def test_svg_writes_a_well_formed_map(sel, tmp_path):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import stat
 from pathlib import Path
 
 import orjson
@@ -182,13 +184,16 @@ def test_consent_survives_a_restart(store, clock):
         store.close()
 
 
-def test_near_duplicates_update_the_existing_memory(store):
+def test_a_restated_fact_is_a_duplicate_and_a_reworded_one_updates_its_slot(store, clock):
     store.set_consent("u1", True)
     first = store.add("u1", "I work as a nurse")
-    second = store.add("u1", "I'm a nurse")
-    assert second.id == first.id and second.version == 2
+    clock.advance(60)
+    again = store.add("u1", "oh, btw, i work as a NURSE!")
+    assert (again.action, again.id) == ("duplicate", first.id)
+    assert again.memory == first.memory, "a plain repeat changes nothing"
+    reworded = store.add("u1", "I'm a nurse")
+    assert (reworded.action, reworded.id, reworded.previous_text) == ("updated", first.id, "I work as a nurse")
     assert texts(store, "u1") == ["I'm a nurse"]
-    assert second.created_at == first.created_at, "a restated fact keeps when it was learned"
 
 
 def test_a_newer_contradicting_fact_replaces_the_older_one(store, clock):
@@ -315,7 +320,7 @@ def test_import_is_all_or_nothing_and_names_the_bad_line(store, tmp_path):
         "\n"
         '{"text": "My daughter is called Ines", "hard": true, "created_at": "2021-05-01T10:00:00"}\n'
     )
-    assert store.import_jsonl("u1", good) == 2
+    assert store.import_jsonl("u1", good).count("stored") == 2
     exported = {m["text"]: m for m in store.export("u1")["memories"]}
     assert exported["I grow tomatoes"]["tags"][0] == "garden"
     assert exported["I grow tomatoes"]["created_at"] == 1600000000
@@ -368,3 +373,15 @@ def test_import_refuses_implausible_creation_times(store, tmp_path, created_at):
     with pytest.raises(InputError, match=r"future\.jsonl line 1: .*created_at.*between 2000 and now"):
         store.import_jsonl("u1", bad)
     assert store.export("u1")["memories"] == []
+
+
+def test_the_memory_folders_are_private_to_the_owner_whatever_the_umask(tmp_path):
+    previous = os.umask(0)  # the most permissive umask: only the store's own modes keep others out
+    try:
+        with MemoryStore.open(tmp_path / "data", EMBED_DIR):
+            pass
+    finally:
+        os.umask(previous)
+    for folder in (tmp_path / "data" / "memory", tmp_path / "data" / "memory" / "index"):
+        mode = stat.S_IMODE(folder.stat().st_mode)
+        assert mode == 0o700, f"{folder} has mode {mode:o}; what people said about themselves is owner-only"

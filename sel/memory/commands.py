@@ -16,9 +16,11 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from sel.errors import InputError
+from sel.memory.records import MAX_IMPORT_BYTES
 
 if TYPE_CHECKING:
     from sel.config import Settings
+    from sel.memory.records import ImportResult, Outcome
     from sel.memory.store import MemoryStore
 
 Handler = Callable[[argparse.Namespace, "Settings"], int]
@@ -52,9 +54,24 @@ def register(subparsers: Any) -> None:
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=recall_command)
 
-    p = commands.add_parser("import", help="bulk-add memories from a JSON-lines file (needs consent)")
+    p = commands.add_parser(
+        "import",
+        help="bulk-add memories from a JSON-lines file (needs consent)",
+        description=f"Import USER's memories from FILE, a UTF-8 JSON-lines file of at most {_import_cap_mb()} MB. "
+        "Without --skip-refused one bad line stops the import and nothing is imported.",
+    )
     p.add_argument("user")
-    p.add_argument("file", type=Path, help='one object per line: {"text": ..., "tags": [...], "hard": false, ...}')
+    p.add_argument(
+        "file",
+        type=Path,
+        help='one object per line: {"text": ..., "tags": [...], "hard": false, "created_at": ...}; '
+        f"a regular file of at most {_import_cap_mb()} MB",
+    )
+    p.add_argument(
+        "--skip-refused",
+        action="store_true",
+        help="import the good lines and list the refused ones with their reasons (default: all or nothing)",
+    )
     p.set_defaults(func=import_command)
 
     p = commands.add_parser("export", help="print everything stored about USER as JSON")
@@ -86,10 +103,8 @@ def consent_command(args: argparse.Namespace, settings: Settings) -> int:
 def add_command(args: argparse.Namespace, settings: Settings) -> int:
     tags = [t for t in args.tags.split(",") if t.strip()]
     with _open(settings) as store:
-        memory = store.add(args.user, args.text, tags=tags, hard=args.hard)
-    action = "updated" if memory.version > 1 else "stored"
-    lifetime = "permanent" if memory.hard else "expires 14 days after last seen"
-    print(f"{action} memory {memory.id} for {args.user} ({lifetime})")
+        outcome = store.add(args.user, args.text, tags=tags, hard=args.hard)
+    print(_added_line(outcome, args.user))
     return 0
 
 
@@ -110,8 +125,10 @@ def recall_command(args: argparse.Namespace, settings: Settings) -> int:
 
 def import_command(args: argparse.Namespace, settings: Settings) -> int:
     with _open(settings) as store:
-        count = store.import_jsonl(args.user, args.file)
-    print(f"imported {count} memories for {args.user} from {args.file}")
+        result = store.import_jsonl(args.user, args.file, skip_refused=args.skip_refused)
+    print(_import_summary(result, args.user))
+    for line in result.refused:
+        print(f"  refused line {line.number}: {line.reason}")
     return 0
 
 
@@ -156,9 +173,45 @@ def stats_command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _open(settings: Settings) -> MemoryStore:
+    from sel.config import folder_error
     from sel.memory.store import MemoryStore
 
-    return MemoryStore.open(settings.data_dir, settings.embed_model)
+    try:
+        return MemoryStore.open(settings.data_dir, settings.embed_model)
+    except OSError as err:  # the store's folder cannot be created, written or locked
+        raise folder_error("SEL_DATA_DIR", settings.data_dir, err) from None
+
+
+def _added_line(outcome: Outcome, user: str) -> str:
+    """What `sel memory add` did, in one line."""
+    memory = outcome.memory
+    lifetime = "permanent" if memory.hard else "expires 14 days after last seen"
+    if outcome.action == "duplicate":
+        return f"duplicate of memory {memory.id} for {user}: {memory.text!r} is already kept; nothing new stored"
+    if outcome.action == "updated":
+        return f"updated memory {memory.id} for {user}: {outcome.previous_text!r} is now {memory.text!r} ({lifetime})"
+    return f"stored memory {memory.id} for {user} ({lifetime})"
+
+
+def _import_summary(result: ImportResult, user: str) -> str:
+    """e.g. "imported 300 lines for 42: 297 stored, 2 duplicates of existing memories, 1 update"."""
+    imported = len(result.outcomes)
+    lines = f"{imported} lines" if not result.refused else f"{imported} of {result.lines} lines"
+    parts = [f"{result.count('stored')} stored"]
+    duplicates, updates, refused = result.count("duplicate"), result.count("updated"), len(result.refused)
+    if duplicates:
+        parts.append(
+            "1 duplicate of an existing memory" if duplicates == 1 else f"{duplicates} duplicates of existing memories"
+        )
+    if updates:
+        parts.append("1 update" if updates == 1 else f"{updates} updates")
+    if refused:
+        parts.append(f"{refused} refused")
+    return f"imported {lines} for {user}: {', '.join(parts)}"
+
+
+def _import_cap_mb() -> int:
+    return MAX_IMPORT_BYTES // (1024 * 1024)
 
 
 def _print_json(data: Any) -> None:

@@ -2,12 +2,16 @@
 
 Each line is an object with ``text`` (required) and optional ``tags`` (list of strings,
 or one comma-separated string), ``hard`` (true/false) and ``created_at`` (Unix seconds
-or an ISO 8601 date-time). The whole file is checked before anything is stored, so a
-bad line stops the import with its line number and nothing is half-imported.
+or an ISO 8601 date-time). The file is UTF-8 (a byte-order mark is allowed), a regular
+file of at most MAX_IMPORT_BYTES. Every line is checked before anything is stored: a bad
+line stops the import with its line number and nothing is half-imported, unless the caller
+asks to skip refused lines (then they are listed with their reasons).
 """
 
 from __future__ import annotations
 
+import os
+import stat
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,10 +21,11 @@ from typing import Any
 import orjson
 
 from sel.errors import InputError
-from sel.memory.extraction import is_secret
-from sel.memory.records import MAX_TEXT_CHARS, clean_text, normalize_tags
+from sel.memory.admission import refusal
+from sel.memory.records import MAX_IMPORT_BYTES, RefusedLine, clean_text, normalize_tags
 
 FIELDS = frozenset({"text", "tags", "hard", "created_at"})
+_BOM = b"\xef\xbb\xbf"
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,25 +38,69 @@ class ImportItem:
     created_at: float | None
 
 
-def read_import_file(path: Path) -> list[ImportItem]:
-    """Every memory in ``path``; InputError naming the first bad line (nothing is imported then)."""
+@dataclass(frozen=True, slots=True)
+class ImportFile:
+    """An import file read and checked: ``lines`` non-blank lines, the good ones as items, the rest refused."""
+
+    lines: int
+    items: list[ImportItem]
+    refused: list[RefusedLine]
+
+
+def read_import_file(path: Path, *, skip_refused: bool = False) -> ImportFile:
+    """Every memory in ``path``.
+
+    Raises InputError when the file cannot be read, and, unless ``skip_refused``, naming the
+    first bad line (nothing is imported then). With ``skip_refused`` bad lines are returned
+    in ``refused`` instead.
+    """
+    items: list[ImportItem] = []
+    refused: list[RefusedLine] = []
+    lines = 0
+    for number, raw in enumerate(_read_bytes(path).removeprefix(_BOM).split(b"\n"), start=1):
+        if not raw.strip():
+            continue
+        lines += 1
+        try:
+            items.append(parse_line(raw))
+        except ValueError as err:
+            if not skip_refused:
+                raise InputError(
+                    f"{path} line {number}: {err}; fix that line and run the import again, or skip bad lines "
+                    "with --skip-refused (nothing was imported)"
+                ) from None
+            refused.append(RefusedLine(number, str(err)))
+    return ImportFile(lines, items, refused)
+
+
+def _read_bytes(path: Path) -> bytes:
+    """The file's bytes; a pipe, device or folder, or a file over the size cap, is refused without reading it."""
     try:
-        data = path.read_bytes()
+        _check_regular(path, path.stat())  # before opening: opening a FIFO would wait for a writer
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:
         raise InputError(f"{path}: file not found; give the path of a .jsonl file with one memory per line") from None
     except OSError as err:
         raise InputError(f"{path}: cannot be read ({err.strerror}); check the path and its permissions") from None
-    items: list[ImportItem] = []
-    for number, raw in enumerate(data.split(b"\n"), start=1):
-        if not raw.strip():
-            continue
-        try:
-            items.append(parse_line(raw))
-        except ValueError as err:
-            raise InputError(
-                f"{path} line {number}: {err}; fix that line and run the import again (nothing was imported)"
-            ) from None
-    return items
+    with os.fdopen(fd, "rb") as file:
+        _check_regular(path, os.fstat(file.fileno()))  # it may have been swapped since the first check
+        data = file.read(MAX_IMPORT_BYTES + 1)
+    if len(data) > MAX_IMPORT_BYTES:
+        raise _too_large(path)
+    return data
+
+
+def _check_regular(path: Path, info: os.stat_result) -> None:
+    if not stat.S_ISREG(info.st_mode):
+        raise InputError(f"{path}: not a regular file (a folder, pipe or device); give the path of a .jsonl file")
+    if info.st_size > MAX_IMPORT_BYTES:
+        raise _too_large(path)
+
+
+def _too_large(path: Path) -> InputError:
+    return InputError(
+        f"{path}: larger than the import limit of {MAX_IMPORT_BYTES // (1024 * 1024)} MB; split it into smaller files"
+    )
 
 
 def parse_line(raw: bytes) -> ImportItem:
@@ -66,16 +115,16 @@ def parse_line(raw: bytes) -> ImportItem:
     if unknown:
         raise ValueError(f"unknown field {unknown[0]!r} (allowed: text, tags, hard, created_at)")
     text = obj.get("text")
-    if not isinstance(text, str) or not text.strip():
-        raise ValueError('"text" is missing or empty')
-    if len(text) > MAX_TEXT_CHARS:
-        raise ValueError(f'"text" is longer than {MAX_TEXT_CHARS} characters')
-    if is_secret(text):
-        raise ValueError('"text" looks like a password, PIN, card number or key, which SEL never stores')
+    if not isinstance(text, str):
+        raise ValueError('"text" is missing or not a string')
+    text = clean_text(text)
+    refused = refusal(text)  # the same check as `sel memory add`
+    if refused is not None:
+        raise ValueError(refused.problem)
     hard = obj.get("hard", False)
     if not isinstance(hard, bool):
         raise ValueError('"hard" must be true or false')
-    return ImportItem(clean_text(text), _tags(obj.get("tags", [])), hard, _timestamp(obj.get("created_at")))
+    return ImportItem(text, _tags(obj.get("tags", [])), hard, _timestamp(obj.get("created_at")))
 
 
 def _tags(value: Any) -> tuple[str, ...]:
@@ -109,5 +158,7 @@ def _timestamp(value: Any) -> float | None:
 def _plausible(seconds: float) -> float:
     """A creation time between 2000 and now (a day of clock skew allowed): others would skew recall."""
     if not EARLIEST <= seconds <= time.time() + CLOCK_SKEW:
-        raise ValueError(f'"created_at" {seconds:.0f} is not between 2000 and now (use Unix seconds, not milliseconds)')
+        # Whole seconds as written, unless absurd: 1e300 would print 301 digits.
+        shown = f"{seconds:.0f}" if abs(seconds) < 1e15 else f"{seconds:g}"
+        raise ValueError(f'"created_at" {shown} is not between 2000 and now (use Unix seconds, not milliseconds)')
     return seconds

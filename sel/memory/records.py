@@ -8,15 +8,20 @@ with ``ValueError`` so a damaged record line can be quarantined instead of half-
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Literal
 
 MAX_TEXT_CHARS = 2000
+MAX_IMPORT_BYTES = 50 * 1024 * 1024  # 50 MB, about 300 000 memories: an import file is read whole
 MAX_TAGS = 12
 MAX_TAG_CHARS = 40
 MAX_USER_ID_CHARS = 200
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Dropped from memory texts too: invisible, and no script needs them (the zero-width joiners that
+# emoji and some scripts need are kept).
+_ZERO_WIDTH = re.compile("[\u200b\u2060\ufeff]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,7 +29,7 @@ class Memory:
     """One fact about one user.
 
     ``label`` is the memory's row in the vector index; ``version`` grows every time the
-    text changes (a near-duplicate or a contradicting fact updates the memory in place).
+    memory changes (a newer fact in its slot updates it in place).
     ``slot`` names what the fact is about ("home", "name-of:turtle"): a newer fact in the
     same slot replaces the older one.
     """
@@ -112,20 +117,72 @@ class Recalled:
         }
 
 
+Action = Literal["stored", "updated", "duplicate"]
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What storing one fact did.
+
+    ``stored``: ``memory`` is a new memory. ``updated``: ``memory`` is an existing memory about
+    the same thing (its slot, e.g. where the user lives) that now says something new;
+    ``previous_text`` is what it said before. ``duplicate``: ``memory`` already said this
+    (see sel.memory.sameness), so nothing new was kept. (What cannot be stored at all is
+    refused before it gets here: an InputError, or a RefusedLine of an import.)
+    """
+
+    action: Action
+    memory: Memory
+    previous_text: str = ""
+
+    @property
+    def id(self) -> str:
+        """The id of the memory stored, updated or duplicated."""
+        return self.memory.id
+
+
+@dataclass(frozen=True, slots=True)
+class RefusedLine:
+    """An import line that was not imported, and why."""
+
+    number: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ImportResult:
+    """What an import did: ``lines`` non-blank lines read, one outcome per imported line, the refused lines."""
+
+    lines: int
+    outcomes: tuple[Outcome, ...]
+    refused: tuple[RefusedLine, ...] = ()
+
+    def count(self, action: Action) -> int:
+        """How many imported lines had this outcome."""
+        return sum(1 for outcome in self.outcomes if outcome.action == action)
+
+
 @dataclass(frozen=True, slots=True)
 class ObserveResult:
     """What observing one message did.
 
     ``consent_changed`` is True/False when the message gave or withdrew consent, else None.
-    ``stored`` holds the memories added or updated. ``reply_hint`` is a short instruction for
-    the reply (e.g. acknowledge the opt-in), or "" when there is nothing to say. ``forgotten``
-    is True when the user asked to be forgotten and everything about them was deleted.
+    ``outcomes`` says, per fact found in the message, whether it was stored, updated an older
+    memory or was one already kept. ``reply_hint`` is a short instruction for the reply (e.g.
+    acknowledge the opt-in, or say truthfully what was remembered), or "" when there is nothing
+    to say. ``forgotten`` is True when the user asked to be forgotten and everything about them
+    was deleted.
     """
 
     consent_changed: bool | None
-    stored: list[Memory] = field(default_factory=list)
+    outcomes: list[Outcome] = field(default_factory=list)
     reply_hint: str = ""
     forgotten: bool = False
+
+    @property
+    def stored(self) -> list[Memory]:
+        """The memories this message added or updated (not the ones it merely repeated)."""
+        return [o.memory for o in self.outcomes if o.action in ("stored", "updated")]
 
 
 def normalize_tags(tags: Any) -> tuple[str, ...]:
@@ -142,9 +199,14 @@ def normalize_tags(tags: Any) -> tuple[str, ...]:
 
 def clean_text(text: str) -> str:
     """Text that can be embedded and stored: lone surrogates (from undecodable bytes) become U+FFFD,
-    control characters are dropped and whitespace is collapsed."""
+    control characters and zero-width spaces are dropped and whitespace is collapsed."""
     text = text.encode("utf-8", "replace").decode("utf-8") if _has_surrogates(text) else text
-    return " ".join(_CONTROL.sub("", text).split())
+    return " ".join(_ZERO_WIDTH.sub("", _CONTROL.sub("", text)).split())
+
+
+def is_visible(text: str) -> bool:
+    """Whether ``text`` shows anything: not only whitespace and invisible format characters (joiners, marks)."""
+    return any(not ch.isspace() and unicodedata.category(ch) != "Cf" for ch in text)
 
 
 def valid_user_id(user_id: str) -> bool:

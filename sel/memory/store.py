@@ -33,6 +33,8 @@ import orjson
 from sel.atomic_files import remove_stale_temps
 from sel.errors import ConsentError, InputError
 from sel.memory import consent as consent_rules
+from sel.memory.admission import checked_text
+from sel.memory.details import NAMED_DETAIL_BONUS, forget_cached, named_share, query_details
 from sel.memory.embeddings import DIM, Embedder, check_model_dir, shared_embedder
 from sel.memory.extraction import (
     Fact,
@@ -49,14 +51,17 @@ from sel.memory.journal import Journal
 from sel.memory.ranking import MIN_SIMILARITY, recall_score
 from sel.memory.records import (
     MAX_TEXT_CHARS,
+    ImportResult,
     Memory,
     ObserveResult,
+    Outcome,
     Recalled,
     clean_text,
     normalize_tags,
     valid_user_id,
 )
 from sel.memory.retention import SOFT_TTL_SECONDS, expires_at, is_expired
+from sel.memory.sameness import same_fact
 from sel.memory.state import (
     MemoryState,
     consent_event,
@@ -72,7 +77,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-NEAR_DUPLICATE_SIMILARITY = 0.88  # measured: paraphrases 0.89-0.97; "my cat/dog is called Tom" 0.86
+DUPLICATE_CANDIDATES = 8  # the user's nearest memories checked for being the same fact as a new one
 SEEN_PERSIST_SECONDS = 600.0  # last-seen times are written at most this often per user
 SNAPSHOT_MIN_CHANGES = 1000  # index changes before a snapshot is due (bounds re-embedding after a crash)
 SNAPSHOT_FRACTION = 0.25  # ... and at least this share of the index, so big bulk loads do not rewrite it often
@@ -102,6 +107,10 @@ NOT_OPTED_IN_HINT = (
     "The user asked you to remember something, but they have not allowed you to remember things about them, "
     'so nothing was stored. Tell them briefly they can say "you can remember stuff about me" to opt in.'
 )
+# What an explicit "remember ..." request did, so the reply says what really happened.
+REMEMBERED_HINT = "You saved this to memory, as the user asked: {texts}. Confirm briefly."
+ALREADY_KNOWN_HINT = "You already remembered this, so nothing new was stored: {texts}. Say so briefly."
+UPDATED_HINT = "You replaced what you remembered, as the user asked: {changes}. Confirm the change briefly."
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,8 +273,10 @@ class MemoryStore:
         kept = without_secrets(reading.remainder)
         facts = _unique_facts(extract_facts(kept) + self._llm_facts(kept))
         drafts = [_draft(fact, tags) for fact in facts]
-        stored = self._store(user_id, drafts, now, require_consent=False) if drafts else []
-        return ObserveResult(reading.change, stored, hint)
+        outcomes = self._store(user_id, drafts, now, require_consent=False) if drafts else []
+        if asked and not hint:
+            hint = _told(outcomes)
+        return ObserveResult(reading.change, outcomes, hint)
 
     def add(
         self,
@@ -275,42 +286,47 @@ class MemoryStore:
         tags: Sequence[str] = (),
         hard: bool = False,
         now: float | None = None,
-    ) -> Memory:
-        """Store ``text`` as given (a near-duplicate or same-slot memory is updated instead).
+    ) -> Outcome:
+        """Store ``text`` as given; say whether it is a new memory, an update of the memory in the same slot
+        ("I moved to Oslo" after "I live in Lisbon") or a duplicate of one already kept (see sel.memory.sameness).
 
         Raises ConsentError without consent, InputError for empty or overlong text or a secret.
         """
         now = self._now(now)
-        text = _checked_text(text)
+        text = checked_text(text)
         self._require_consent(user_id)
         return self._store(user_id, [_draft(fact_from_text(text, hard=hard), tags)], now, require_consent=True)[0]
 
-    def import_jsonl(self, user_id: str, path: Path, *, now: float | None = None) -> int:
-        """Store every memory in a JSON-lines file; return how many lines were imported.
+    def import_jsonl(
+        self, user_id: str, path: Path, *, skip_refused: bool = False, now: float | None = None
+    ) -> ImportResult:
+        """Store every memory in a JSON-lines file (see sel.memory.import_format); say what became of each line.
 
-        The whole file is validated first: a bad line raises InputError naming it and nothing is stored.
+        The whole file is checked first: a bad line raises InputError naming it and nothing is stored,
+        unless ``skip_refused``: then the good lines are stored and the bad ones listed in the result.
         """
         now = self._now(now)
         self._require_consent(user_id)
-        items = read_import_file(path)
-        for start in range(0, len(items), STORE_BATCH):
+        checked = read_import_file(path, skip_refused=skip_refused)
+        outcomes: list[Outcome] = []
+        for start in range(0, len(checked.items), STORE_BATCH):
             drafts = [
                 _draft(fact_from_text(item.text, hard=item.hard), item.tags, created_at=item.created_at)
-                for item in items[start : start + STORE_BATCH]
+                for item in checked.items[start : start + STORE_BATCH]
             ]
-            self._store(user_id, drafts, now, require_consent=True)
-        return len(items)
+            outcomes += self._store(user_id, drafts, now, require_consent=True)
+        return ImportResult(checked.lines, tuple(outcomes), tuple(checked.refused))
 
     def add_many(
         self, user_id: str, texts: Sequence[str], *, tags: Sequence[str] = (), now: float | None = None
-    ) -> list[Memory]:
+    ) -> list[Outcome]:
         """Store several texts in one batch (one embedding pass, one fsync); ConsentError without consent."""
         now = self._now(now)
         self._require_consent(user_id)
-        drafts = [_draft(fact_from_text(_checked_text(text)), tags) for text in texts]
+        drafts = [_draft(fact_from_text(checked_text(text)), tags) for text in texts]
         return self._store(user_id, drafts, now, require_consent=True)
 
-    def _store(self, user_id: str, drafts: list[_Draft], now: float, *, require_consent: bool) -> list[Memory]:
+    def _store(self, user_id: str, drafts: list[_Draft], now: float, *, require_consent: bool) -> list[Outcome]:
         vectors = self._embed([d.text for d in drafts])  # outside the lock: the slow part
         with self._lock:
             self._check_open()
@@ -318,41 +334,60 @@ class MemoryStore:
                 if require_consent:
                     raise _consent_error(user_id)
                 return []  # consent was withdrawn while we were embedding
-            stored: list[Memory] = []
+            outcomes: list[Outcome] = []
+            written = 0
             try:
                 for draft, vector in zip(drafts, vectors, strict=True):
-                    memory = self._placed(user_id, draft, vector, now)
+                    outcome = self._placed(user_id, draft, vector, now)
+                    outcomes.append(outcome)
+                    memory = outcome.memory
+                    if memory == self._state.memories.get(memory.id):
+                        continue  # a duplicate that adds nothing: nothing to write
                     self._journal.write([put_event(memory)])
                     self._state.put(memory)
-                    self._index.put([memory.label], vector)
-                    stored.append(memory)
+                    if outcome.action != "duplicate":  # a duplicate keeps its text, so its vector stays
+                        self._index.put([memory.label], vector)
+                    written += 1
             finally:
                 self._journal.sync()
-            self._changed(len(stored))
-            return stored
+            self._changed(written)
+            return outcomes
 
-    def _placed(self, user_id: str, draft: _Draft, vector: np.ndarray, now: float) -> Memory:
-        """The memory ``draft`` becomes: an update of a same-slot or near-duplicate memory, else a new one."""
+    def _placed(self, user_id: str, draft: _Draft, vector: np.ndarray, now: float) -> Outcome:
+        """What ``draft`` becomes: an update of the memory in its slot, a duplicate of a kept memory, or a new one."""
         state = self._state
         same_slot = state.by_slot.get((user_id, draft.slot)) if draft.slot else None
         if same_slot is not None:
             existing = state.memories[same_slot]
-            similarity = float(self._index.vectors([existing.label])[0] @ vector)
-            if similarity < NEAR_DUPLICATE_SIMILARITY:
-                # A newer, different fact in the same slot: it replaces the old one ("I moved to Berlin").
-                return existing.revised(
-                    text=draft.text,
-                    tags=draft.tags,
-                    hard=draft.hard or existing.hard,
-                    created_at=draft.created_at or now,
-                    updated_at=now,
-                )
-            return _restated(existing, draft, now)
-        hits = self._index.search(vector, state.labels_by_user.get(user_id, ()), k=1)
-        if hits and hits[0][1] >= NEAR_DUPLICATE_SIMILARITY:
-            existing = state.memory_at(hits[0][0])
-            if not (existing.slot and draft.slot and existing.slot != draft.slot):
-                return _restated(existing, draft, now)
+            cosine = float(self._index.vectors([existing.label])[0] @ vector)
+            if same_fact(draft.text, existing.text, cosine):
+                return Outcome("duplicate", _repeated(existing, draft, now))
+            # A newer, different fact in the same slot: it replaces the old one ("I moved to Berlin").
+            updated = existing.revised(
+                text=draft.text,
+                tags=draft.tags,
+                hard=draft.hard or existing.hard,
+                created_at=draft.created_at or now,
+                updated_at=now,
+            )
+            return Outcome("updated", updated, previous_text=existing.text)
+        duplicate = self._duplicate_of(user_id, draft, vector)
+        if duplicate is not None:
+            return Outcome("duplicate", _repeated(duplicate, draft, now))
+        return Outcome("stored", self._new_memory(user_id, draft, now))
+
+    def _duplicate_of(self, user_id: str, draft: _Draft, vector: np.ndarray) -> Memory | None:
+        """The user's memory that already states ``draft``'s fact, if any (the nearest few are checked)."""
+        labels = self._state.labels_by_user.get(user_id, set())
+        for label, cosine in self._index.search(vector, labels, k=DUPLICATE_CANDIDATES):
+            existing = self._state.memory_at(label)
+            if existing.slot and draft.slot and existing.slot != draft.slot:
+                continue  # "my cat is called Tom" / "my dog is called Tom": about different things
+            if same_fact(draft.text, existing.text, cosine):
+                return existing
+        return None
+
+    def _new_memory(self, user_id: str, draft: _Draft, now: float) -> Memory:
         return Memory(
             id=secrets.token_hex(8),
             user_id=user_id,
@@ -361,7 +396,7 @@ class MemoryStore:
             hard=draft.hard,
             created_at=draft.created_at or now,
             updated_at=now,
-            label=state.allocate_label(),
+            label=self._state.allocate_label(),
             slot=draft.slot,
         )
 
@@ -429,13 +464,16 @@ class MemoryStore:
     ) -> list[Recalled]:
         """The user's ``k`` memories most relevant to ``query``, best first; only that user's, only with consent.
 
-        Relevance is cosine similarity (at least ``min_similarity``) nudged by recency and hardness.
-        Expired soft memories are never returned, even before the pruner deletes them.
+        Relevance is cosine similarity, lifted for memories that name the numbers, names or dates the
+        query names ("trip 17"; embeddings hardly tell those apart), at least ``min_similarity`` with
+        the lift, and nudged by recency and hardness. Expired soft memories are never returned, even
+        before the pruner deletes them.
         """
         now = self._now(now)
         query = clean_text(query)
         if k <= 0 or not query:
             return []
+        details = query_details(query)
         with self._lock:
             if user_id not in self._state.consent or user_id not in self._state.labels_by_user:
                 return []
@@ -446,18 +484,35 @@ class MemoryStore:
                 return []
             allowed = self._recallable_labels(user_id, now)
             hits = self._index.search(vector, allowed, k=max(4 * k, 20))
+            if details:
+                hits += self._naming(details, vector, allowed, skip={label for label, _ in hits})
             ranked = []
             for label, similarity in hits:
                 memory = self._state.memory_at(label)
                 if memory.user_id != user_id:
                     raise RuntimeError("memory index returned another user's memory")  # never reachable; never leak
-                if similarity >= min_similarity:
-                    score = recall_score(similarity, memory, now)
+                lift = NAMED_DETAIL_BONUS * named_share(details, memory.text)
+                if similarity + lift >= min_similarity:
+                    score = recall_score(similarity, memory, now) + lift
                     ranked.append(
                         Recalled(memory.id, memory.text, score, similarity, memory.tags, memory.hard, memory.created_at)
                     )
         ranked.sort(key=lambda r: r.score, reverse=True)
         return ranked[:k]
+
+    def _naming(
+        self, details: frozenset[str], vector: np.ndarray, allowed: set[int], *, skip: set[int]
+    ) -> list[tuple[int, float]]:
+        """(label, cosine) of the ``allowed`` memories that name one of ``details``: the nearest neighbours
+        by embedding can miss the one fact among many similar ones that names "trip 17"."""
+        labels = [
+            label
+            for label in allowed
+            if label not in skip and named_share(details, self._state.memory_at(label).text) > 0
+        ]
+        if not labels:
+            return []
+        return list(zip(labels, (float(c) for c in self._index.vectors(labels) @ vector), strict=True))
 
     def _recallable_labels(self, user_id: str, now: float) -> set[int]:
         labels = self._state.labels_by_user.get(user_id, set())
@@ -503,6 +558,7 @@ class MemoryStore:
             self._check_open()
             removed = self._state.forget(user_id)
             self._index.remove([m.label for m in removed])
+            forget_cached()
             self._persisted_seen.pop(user_id, None)
             self._journal.rewrite(self._state.events())
             scrubbed = self._journal.scrub_quarantine(orjson.dumps(user_id))
@@ -664,15 +720,30 @@ def _draft(fact: Fact, tags: Iterable[str], *, created_at: float | None = None) 
     return _Draft(fact.text, all_tags, fact.hard, fact.slot, created_at)
 
 
-def _restated(existing: Memory, draft: _Draft, now: float) -> Memory:
-    """The same fact said again: keep when it was learned, take the newest wording, merge tags."""
-    return existing.revised(
-        text=draft.text,
-        tags=normalize_tags([*draft.tags, *existing.tags]),
-        hard=draft.hard or existing.hard,
-        slot=existing.slot or draft.slot,
-        updated_at=now,
-    )
+def _repeated(existing: Memory, draft: _Draft, now: float) -> Memory:
+    """The memory after its fact was said again: unchanged, unless the repeat asks for it to be permanent."""
+    if existing.hard or not draft.hard:
+        return existing
+    return existing.revised(hard=True, updated_at=now)
+
+
+def _told(outcomes: Sequence[Outcome]) -> str:
+    """The reply hint for an explicit "remember ...": what was stored, updated or already known."""
+    parts = []
+    stored = [o.memory.text for o in outcomes if o.action == "stored"]
+    known = [o.memory.text for o in outcomes if o.action == "duplicate"]
+    changes = [f'"{o.previous_text}" is now "{o.memory.text}"' for o in outcomes if o.action == "updated"]
+    if stored:
+        parts.append(REMEMBERED_HINT.format(texts=_quoted(stored)))
+    if changes:
+        parts.append(UPDATED_HINT.format(changes="; ".join(changes)))
+    if known:
+        parts.append(ALREADY_KNOWN_HINT.format(texts=_quoted(known)))
+    return " ".join(parts)
+
+
+def _quoted(texts: Sequence[str]) -> str:
+    return ", ".join(f'"{text}"' for text in texts)
 
 
 def _unique_facts(facts: list[Fact]) -> list[Fact]:
@@ -684,19 +755,6 @@ def _unique_facts(facts: list[Fact]) -> list[Fact]:
             seen.add(key)
             out.append(fact)
     return out
-
-
-def _checked_text(text: str) -> str:
-    text = clean_text(text)
-    if not text:
-        raise InputError('the memory text is empty; give the fact to remember, e.g. "has a turtle named Shelly"')
-    if len(text) > MAX_TEXT_CHARS:
-        raise InputError(f"the memory text is {len(text)} characters; keep it under {MAX_TEXT_CHARS}")
-    if is_secret(text):
-        raise InputError(
-            "the memory text looks like a password, PIN, card number or key, which SEL never stores; leave it out"
-        )
-    return text
 
 
 def _check_user_id(user_id: str) -> None:
