@@ -48,6 +48,29 @@ class Runtime:
             self._tts = TextToSpeech.from_settings(self.settings)
         return self._tts
 
+    def warm_up(self) -> None:
+        """Load the general model and generate one token with it (blocking: run it in a thread).
+
+        A model that cannot load raises ModelError here, at start-up, instead of at someone's
+        first message; and that first reply does not pay for loading the model.
+        """
+        self.engine.run_blocking(_one_token, "general")
+
+    def summary(self) -> str:
+        """Models, memory and voice in one line, e.g. "general: a.gguf · coder: b.gguf · memory: on · voice: on".
+
+        Blocking (it looks for libopus): run it in a thread from the event loop.
+        """
+        from sel.voice.deps import voice_support
+
+        parts = [
+            f"general: {self.settings.general_model.name}",
+            f"coder: {self.settings.coder_model.name}",
+            f"memory: {'on' if self.memory is not None else 'off'}",
+            f"voice: {voice_state(voice_support())}",
+        ]
+        return " · ".join(parts)
+
     def start_background(self) -> None:
         """Periodic work that needs a running loop: pruning expired memories."""
         if self.memory is not None and self._pruner is None:
@@ -71,6 +94,19 @@ class Runtime:
         await asyncio.to_thread(self.engine.close)
         if self.memory is not None:
             await asyncio.to_thread(self.memory.close)
+
+
+def voice_state(missing: list[str]) -> str:
+    """The voice state for humans: "on", or e.g. "off (libopus, PyNaCl missing)" from voice_support()'s lines."""
+    if not missing:
+        return "on"
+    return f"off ({', '.join(line.split(':', 1)[0] for line in missing)} missing)"
+
+
+def _one_token(llm: Any) -> None:
+    # One greedy token runs a full forward pass: the weights are paged in and llama.cpp's compute
+    # buffers exist. Greedy, so the warm-up draws nothing from the sampler's random state.
+    llm.create_completion(" ", max_tokens=1, temperature=0.0)
 
 
 def open_runtime(settings: Settings, *, with_memory: bool = True, clock: Callable[[], float] = time.time) -> Runtime:

@@ -59,6 +59,21 @@ def is_data_right(command: str, argument: str) -> bool:
 BARE_MENTION = "(mentions SEL without saying anything else)"
 
 
+def sel_mentions(settings: Settings) -> discord.AllowedMentions:
+    """Whom SEL's messages may ping: at most the person a reply answers (SEL_PING_ON_REPLY).
+
+    Never @everyone, @here, roles or users named in the text: a reply is model output, one
+    prompt injection away from "@everyone". Set once on the client, so every send and edit
+    carries it; no call in SEL passes its own allowed_mentions or mention_author.
+    """
+    return discord.AllowedMentions(everyone=False, users=False, roles=False, replied_user=settings.ping_on_reply)
+
+
+def ready_line(name: str, servers: int, summary: str) -> str:
+    """The one line SEL prints when it is online, e.g. "SEL is ready as Sel#1234 in 3 servers · general: …"."""
+    return f"SEL is ready as {name} in {servers} server{'' if servers == 1 else 's'} · {summary}"
+
+
 @dataclass
 class Job:
     message: discord.Message
@@ -142,7 +157,13 @@ class SelBot(commands.Bot):
         intents.message_content = True
         intents.members = False
         intents.presences = False
-        super().__init__(command_prefix=settings.prefix, intents=intents, help_command=None, **kwargs)
+        super().__init__(
+            command_prefix=settings.prefix,
+            intents=intents,
+            help_command=None,
+            allowed_mentions=sel_mentions(settings),
+            **kwargs,
+        )
         self.settings = settings
         self.runtime = runtime
         self.brain = runtime.brain
@@ -154,6 +175,7 @@ class SelBot(commands.Bot):
         self.last_tokens_per_second = 0.0
         self._ticker: asyncio.Task[None] | None = None
         self._fetched: set[int] = set()
+        self._announced = False
 
     @property
     def owners(self) -> frozenset[int]:
@@ -184,7 +206,15 @@ class SelBot(commands.Bot):
         await super().close()
 
     async def on_ready(self) -> None:
+        """Say "ready" once per process; a reconnect that identifies again fires on_ready again."""
         log.info("connected to Discord as %s (%s guilds)", self.user, len(self.guilds))
+        if self._announced:
+            return
+        self._announced = True
+        summary = await asyncio.to_thread(self.runtime.summary)
+        line = ready_line(str(self.user), len(self.guilds), summary)
+        log.info("%s", line)
+        print(line, flush=True)
 
     # ---- messages ------------------------------------------------------------------------
 
@@ -296,7 +326,7 @@ class SelBot(commands.Bot):
             if message.guild is None:
                 return await channel.send(content)
             try:
-                return await message.reply(content, mention_author=False)
+                return await message.reply(content)
             except discord.HTTPException as err:  # e.g. the message was deleted meanwhile: answer in the channel
                 log.info("could not reply to message %s (%s); posting in the channel instead", message.id, err)
                 return await channel.send(content)
@@ -344,7 +374,7 @@ class SelBot(commands.Bot):
 
     async def _say(self, message: discord.Message, text: str) -> None:
         try:
-            await message.reply(text, mention_author=False)
+            await message.reply(text)
         except discord.HTTPException:
             await message.channel.send(text)
 
@@ -443,11 +473,27 @@ def run_discord(settings: Settings) -> int:
     return asyncio.run(serve(settings))
 
 
-async def serve(settings: Settings, **bot_kwargs: Any) -> int:
+async def serve(settings: Settings, *, runtime: Runtime | None = None, **bot_kwargs: Any) -> int:
+    """Open (or take) the runtime, warm the general model, then run the bot until it closes.
+
+    The runtime is closed on the way out, whatever happened.
+    """
     from sel.runtime import open_runtime
 
-    runtime = await asyncio.to_thread(open_runtime, settings)
-    bot = SelBot(settings, runtime, **bot_kwargs)
+    if runtime is None:
+        runtime = await asyncio.to_thread(open_runtime, settings)
+    try:
+        # Before connecting: a model that cannot load is a one-line error while SEL is still
+        # offline, and the first reply does not pay for loading it.
+        await asyncio.to_thread(runtime.warm_up)
+        await _connect(SelBot(settings, runtime, **bot_kwargs), settings)
+    finally:
+        await runtime.aclose()
+    return 0
+
+
+async def _connect(bot: SelBot, settings: Settings) -> None:
+    """Run ``bot`` until it closes, turning Discord's start-up refusals into one-line errors."""
     try:
         await bot.start(settings.discord_token or "")
     except discord.LoginFailure:
@@ -459,5 +505,3 @@ async def serve(settings: Settings, **bot_kwargs: Any) -> int:
     finally:
         if not bot.is_closed():
             await bot.close()
-        await runtime.aclose()
-    return 0

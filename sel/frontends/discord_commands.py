@@ -62,10 +62,8 @@ class Reply:
     @classmethod
     def for_context(cls, ctx: commands.Context[Any]) -> Reply:
         async def send(content: str | None = None, *, file: discord.File | None = None) -> None:
-            kwargs: dict[str, Any] = {"mention_author": False}
-            if file is not None:
-                kwargs["file"] = file
-            await ctx.reply(content, **kwargs)
+            # Whom this may ping is the client's allowed_mentions (see sel_mentions), not set here.
+            await ctx.reply(content, file=file)
 
         async def defer() -> None:
             await ctx.typing()
@@ -362,14 +360,14 @@ class SelCommands(commands.Cog):
 
     async def cog_command_error(self, ctx: commands.Context[Any], error: Exception) -> None:
         if isinstance(error, commands.CheckFailure):
-            await ctx.reply(NO_RIGHTS, mention_author=False)
+            await ctx.reply(NO_RIGHTS)
             return
         cause = getattr(error, "original", error)
         if isinstance(cause, SelError):  # a user-fixable problem: its message says what to do
-            await ctx.reply(str(cause), mention_author=False)
+            await ctx.reply(str(cause))
             return
         log.error("command %s failed", ctx.command, exc_info=error)
-        await ctx.reply("Something went wrong with that command.", mention_author=False)
+        await ctx.reply("Something went wrong with that command.")
 
     # ---- slash commands (/sel ...) ------------------------------------------------------
 
