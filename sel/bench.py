@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from sel.config import Settings
-from sel.llm.prompt import PromptPlan, Turn
+from sel.domain import PromptPlan, Turn
 
 PERSONA = "This is a chat log between friends on a Discord server. SEL is a warm, curious companion."
 TOPICS = ("turtles", "tea", "rust code", "the moon", "music", "football", "gardening", "chess", "bread", "trains")

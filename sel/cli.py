@@ -210,7 +210,7 @@ def _voice_bench(settings: Settings) -> dict[str, Any]:
     """Voice figures, extended to the first token of SEL's reply to the transcribed message."""
     import time
 
-    from sel.brain.message import IncomingMessage
+    from sel.domain import IncomingMessage
     from sel.runtime import open_runtime
     from sel.voice.bench import run_voice_bench
 

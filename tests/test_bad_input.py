@@ -21,11 +21,11 @@ import pytest
 from sel.cli import main
 from sel.config import Settings, load_settings, read_environment
 from sel.doctor import run_checks
+from sel.domain import PromptPlan, Turn
 from sel.errors import ConfigError, InputError
 from sel.frontends.terminal import chat
 from sel.llm.engine import Engine
 from sel.llm.gguf_header import architecture
-from sel.llm.prompt import PromptPlan, Turn
 from sel.memory.records import Memory
 from sel.memory.state import LABEL_ROOM, MemoryState, put_event
 from sel.models import install_default_models

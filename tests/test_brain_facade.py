@@ -17,12 +17,11 @@ from typing import Any
 
 import pytest
 
-from sel.brain import Brain, IncomingMessage
-from sel.brain.message import AttachmentInfo
+from sel.brain import Brain
 from sel.brain.prompt import NO_CONSENT, NO_MEMORY
 from sel.config import load_settings
+from sel.domain import AttachmentInfo, IncomingMessage, PromptPlan, Turn
 from sel.errors import InputError
-from sel.llm.prompt import PromptPlan, Turn
 
 NOON = datetime(2026, 3, 10, 12, 0, tzinfo=UTC).timestamp()
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from sel.brain import Brain, IncomingMessage
+from sel.brain import Brain
+from sel.domain import IncomingMessage, PromptPlan
 from sel.llm.engine import Engine
-from sel.llm.prompt import PromptPlan
 from sel.memory.store import (
     CONSENT_GIVEN_HINT,
     CONSENT_WITHDRAWN_HINT,

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from sel.brain.decision import decide
-from sel.brain.message import AttachmentInfo, IncomingMessage
 from sel.brain.modes import MODE_TABLE, get_mode
 from sel.brain.priority import assess, names_sel
 from sel.brain.router import SCAN_CHARS, route
+from sel.domain import AttachmentInfo, IncomingMessage
 from sel.errors import InputError
 
 

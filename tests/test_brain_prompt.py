@@ -8,7 +8,8 @@ from sel.brain import prompt
 from sel.brain.modes import get_mode
 from sel.brain.mood import MOODS
 from sel.brain.style import ReplyShape
-from sel.llm.prompt import TranscriptFormat, Turn
+from sel.domain import Turn
+from sel.llm.prompt import TranscriptFormat
 
 PLAIN = ReplyShape(lowercase=False, emoji_budget=2, length_factor=1.0, guidance="")
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from sel.brain.message import AttachmentInfo
 from sel.brain.router import INTENTS, SCAN_CHARS, route
+from sel.domain import AttachmentInfo
 
 DATA = Path(__file__).parent / "data" / "routing_messages.jsonl"
 

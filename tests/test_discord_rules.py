@@ -8,12 +8,12 @@ from types import SimpleNamespace
 import pytest
 
 from sel.config import load_settings
+from sel.domain import CUT_NOTE
 from sel.frontends.discord_access import allowed
 from sel.frontends.discord_checkins import DAY, CheckinBook
 from sel.frontends.discord_history import ConversationLog, Entry, to_turns
 from sel.frontends.discord_split import split_for_discord
 from sel.frontends.discord_stream import MARKER, StreamingReply
-from sel.llm.prompt import CUT_NOTE
 
 
 def fences_balanced(piece: str) -> bool:

@@ -10,9 +10,10 @@ from collections.abc import Callable
 import pytest
 
 from sel.config import Settings
+from sel.domain import PromptPlan, Turn
 from sel.errors import ModelError
 from sel.llm.engine import Engine
-from sel.llm.prompt import PromptPlan, TranscriptFormat, Turn
+from sel.llm.prompt import TranscriptFormat
 
 PERSONA = "This is a chat log. SEL is a friendly companion."
 
@@ -298,7 +299,8 @@ async def test_pictures_sent_to_a_slot_without_a_projector_are_refused(engine_fa
 
 async def test_when_the_engine_trims_the_prompt_says_so_at_a_stable_place(engine_factory) -> None:
     engine = engine_factory(SEL_CTX="256", SEL_MAX_NEW_TOKENS="8")
-    from sel.llm.prompt import CUT_TURN, fit_turns
+    from sel.domain import CUT_TURN
+    from sel.llm.prompt import fit_turns
 
     turns = tuple(Turn("alice", f"message {i} with some words") for i in range(60))
     plan = PromptPlan(persona=PERSONA, turns=turns)

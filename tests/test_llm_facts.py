@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from sel.brain.message import IncomingMessage
+from sel.domain import IncomingMessage, Turn
 from sel.llm.facts import parse_facts
-from sel.llm.prompt import Turn
 from sel.memory.extraction import extract_facts
 from sel.runtime import open_runtime
 from tests.gguf_scripted import write_scripted_llama

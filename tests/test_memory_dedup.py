@@ -16,8 +16,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sel.brain import Brain, IncomingMessage
+from sel.brain import Brain
 from sel.config import DEFAULT_EMBED_DIR, default_models_dir
+from sel.domain import IncomingMessage
 from sel.llm.engine import Engine
 from sel.memory.embeddings import shared_embedder
 from sel.memory.ranking import MIN_SIMILARITY

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from sel.config import load_settings
+from sel.domain import PromptPlan, Turn
 from sel.llm.engine import Engine
-from sel.llm.prompt import PromptPlan, Turn
 from tests.cli_runner import run_sel
 
 pytestmark = pytest.mark.slow

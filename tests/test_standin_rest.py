@@ -188,7 +188,8 @@ async def test_interaction_routes_work_without_authorization(standin: DiscordSta
         assert status == 200 and body["content"] == "edited"
         status, body, _ = await call(http, "POST", webhook, params={"wait": "1"}, json={"content": "more"})
         assert status == 200 and body["webhook_id"] == str(standin.world.application_id)
-    assert all(not r.authorized for r in standin.requests)
+    sent = [(r.method, r.authorized) for r in standin.requests]
+    assert sent == [("POST", False), ("POST", False), ("PATCH", False), ("POST", False)], sent
     assert [m.content for m in standin.bot_messages(standin.general.id)] == ["edited", "more"]
 
 

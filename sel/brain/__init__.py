@@ -1,11 +1,9 @@
 """SEL's brain: decide(message) -> silence or a reply plan; mood, modes and style mirroring.
 
-Frontends use only :class:`Brain` and the message types re-exported here.
+The app (sel.app) builds the :class:`Brain`; the plain message and decision types live in sel.domain.
 """
 
 from sel.brain.brain import Brain
-from sel.brain.decision import Decision
 from sel.brain.memory_port import MemoryPort
-from sel.brain.message import AttachmentInfo, IncomingMessage
 
-__all__ = ["AttachmentInfo", "Brain", "Decision", "IncomingMessage", "MemoryPort"]
+__all__ = ["Brain", "MemoryPort"]

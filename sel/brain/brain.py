@@ -24,11 +24,10 @@ from datetime import tzinfo
 from typing import Any, Protocol
 
 from sel.brain import prompt, style
-from sel.brain.decision import Decision, decide
+from sel.brain.decision import decide
 from sel.brain.hormone_store import HormoneStore
 from sel.brain.hormones import HormoneState, apply_event, decay, initial_state
 from sel.brain.memory_port import MemoryPort, RecalledLike
-from sel.brain.message import IncomingMessage
 from sel.brain.modes import Mode, get_mode
 from sel.brain.mood import mood_of, mood_report
 from sel.brain.priority import CONVERSATION_WINDOW
@@ -36,7 +35,7 @@ from sel.brain.restyle import StreamRestyler, restyle
 from sel.brain.stimuli import idle_events, message_events
 from sel.brain.style_book import StyleBook
 from sel.config import Settings
-from sel.llm.prompt import PromptPlan, Turn
+from sel.domain import Decision, IncomingMessage, PromptPlan, Turn
 
 log = logging.getLogger(__name__)
 

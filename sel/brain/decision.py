@@ -5,46 +5,16 @@ Pure: it reads only its arguments and calls no model.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from sel.brain.message import IncomingMessage
 from sel.brain.modes import Mode
-from sel.brain.priority import Priority, assess, should_answer
-from sel.brain.router import Route, route
+from sel.brain.priority import assess, should_answer
+from sel.brain.router import route
+from sel.domain import Decision, IncomingMessage
 
 SLOTS = {"code": "coder", "general": "general", "memory": "general", "vision": "vision"}
 NO_VISION_REPLY = (
     "I can't see images with this set-up (no vision model is configured). "
     "If you describe it or paste any text from it, I'm happy to help!"
 )
-
-
-@dataclass(frozen=True)
-class Decision:
-    """What the brain will do with a message, and why."""
-
-    route: Route
-    priority: Priority
-    silent: bool
-    slot: str  # "general" | "coder" | "vision"
-    mode: str
-    text: str | None = None  # a canned reply that needs no model (vision without a vision model)
-
-    def explain(self) -> str:
-        """Two or three lines for `/why` and `!why`."""
-        r, p = self.route, self.priority
-        forced = ", forced" if r.forced else ""
-        lines = [
-            f"route: {r.intent} (confidence {r.confidence:.2f}{forced}) — {r.reason}",
-            f"priority: {p.level} (score {p.score}) — {p.reason}",
-        ]
-        if self.silent:
-            lines.append(f"reply: none — below the {self.mode} threshold")
-        elif self.text is not None:
-            lines.append("reply: a canned answer (no model call)")
-        else:
-            lines.append(f"reply: yes, from the {self.slot} model ({self.mode} mode)")
-        return "\n".join(lines)
 
 
 def decide(

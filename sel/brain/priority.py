@@ -22,11 +22,10 @@ to SEL is never answered in any mode.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
-from sel.brain.message import IncomingMessage
-from sel.brain.router import SCAN_CHARS, Route
+from sel.brain.router import SCAN_CHARS
 from sel.brain.stimuli import SADNESS
+from sel.domain import IncomingMessage, Priority, Route
 
 HIGH = "high"
 MEDIUM = "medium"
@@ -60,16 +59,6 @@ CHATTER = re.compile(
     re.IGNORECASE,
 )
 OTHER_MENTION = re.compile(r"<@!?\d+>|(?<![\w@])@[A-Za-z0-9_.]{2,32}\b")
-
-
-@dataclass(frozen=True)
-class Priority:
-    """How much a message deserves a reply, with the reasons."""
-
-    level: str
-    score: int
-    reason: str
-    addressed: bool
 
 
 def names_sel(text: str, sel_name: str = "SEL") -> bool:

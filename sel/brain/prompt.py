@@ -21,7 +21,7 @@ from sel.brain.memory_port import RecalledLike
 from sel.brain.modes import Mode
 from sel.brain.mood import Mood
 from sel.brain.style import ReplyShape
-from sel.llm.prompt import PromptPlan, Turn
+from sel.domain import PromptPlan, Turn
 
 SEL_NAME = "SEL"
 PERSONA = (

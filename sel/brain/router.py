@@ -47,7 +47,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sel.brain.message import AttachmentInfo
+from sel.domain import AttachmentInfo, Route
 
 INTENTS = ("code", "vision", "memory", "general")
 CODE_THRESHOLD = 1.5
@@ -56,17 +56,6 @@ MEMORY_THRESHOLD = 2.0
 # Twice Discord's longest message: typed text is always scanned whole; a 100 KB attached file
 # would otherwise take about half a second to route.
 SCAN_CHARS = 8000
-
-
-@dataclass(frozen=True)
-class Route:
-    """Where a message goes and why."""
-
-    intent: str
-    confidence: float
-    reason: str
-    forced: bool = False
-    text: str = ""  # the message text with a forcing prefix removed
 
 
 @dataclass(frozen=True)

@@ -25,8 +25,8 @@ import aiohttp
 import discord
 from discord.ext import commands
 
-from sel.brain.message import AttachmentInfo, IncomingMessage
 from sel.config import Settings
+from sel.domain import AttachmentInfo, IncomingMessage
 from sel.errors import ConfigError, SelError
 from sel.frontends.discord_access import allowed
 from sel.frontends.discord_attachments import image_urls, read_attachments
@@ -361,10 +361,10 @@ class SelBot(commands.Bot):
         stats = getattr(self.runtime.engine, "last_stats", None)
         if stats is not None:
             self.last_tokens_per_second = stats.tokens_per_second
-        for sent in posted:
+        for sent, text in zip(posted, reply.shown, strict=True):  # the final text, not the first streamed one
             self.history.record(
                 channel.id,
-                Entry(sent.id, self.user.id, "SEL", sent.content, True, message.id),  # type: ignore[union-attr]
+                Entry(sent.id, self.user.id, "SEL", text, True, message.id),  # type: ignore[union-attr]
             )
         self.checkins.sel_spoke(channel.id, self.clock())
         cog = self.get_cog("SelCommands")

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sel.llm.prompt import CUT_TURN, Turn
+from sel.domain import CUT_TURN, Turn
 
 log = logging.getLogger(__name__)
 

@@ -51,6 +51,15 @@ class StreamingReply:
         if not self.messages or now - self._edited_at[-1] >= self.interval:
             await self._sync(final=False)
 
+    @property
+    def shown(self) -> list[str]:
+        """What each posted message shows now; after :meth:`finish`, the final text without the marker.
+
+        The posted ``discord.Message`` objects keep the text they were first sent with
+        (``Message.edit`` returns a new object), so read the final text from here.
+        """
+        return list(self._shown)
+
     async def finish(self) -> list[Any]:
         """Final edit(s) with the complete text and no marker; returns the messages posted."""
         if not self.text.strip():

@@ -23,8 +23,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, TextIO
 
 from sel.config import Settings
+from sel.domain import Turn
 from sel.errors import InputError, SelError
-from sel.llm.prompt import Turn
 from sel.undecodable import replace_undecodable
 
 if TYPE_CHECKING:
@@ -137,7 +137,7 @@ def line_reader(stdin: TextIO) -> Callable[[], str]:
 
 async def answer(runtime: Runtime, text: str, history: list[Turn], stdout: TextIO, interactive: bool) -> str | None:
     """Send one line to the brain and print the streamed reply; returns the reply (SelError if a model fails)."""
-    from sel.brain import IncomingMessage
+    from sel.domain import IncomingMessage
 
     msg = IncomingMessage(
         author_id=USER_ID,

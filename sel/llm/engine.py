@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from sel.config import Settings, check_gguf
+from sel.domain import GenerationStats
 from sel.errors import ModelError, SelError
 from sel.llm import kvstate
 from sel.llm.prompt import (
@@ -45,32 +46,6 @@ SLOT_VARIABLES = {"general": "SEL_GENERAL_MODEL", "coder": "SEL_CODER_MODEL", "v
 PROMPT_MARGIN = 8  # tokens kept free beyond max_tokens, for stop-string look-ahead
 MIN_REPLY_TOKENS = 8
 _END = object()
-
-
-@dataclass
-class GenerationStats:
-    """What happened in one generation; the frontends show parts of it (`status`)."""
-
-    slot: str
-    model_path: str
-    conversation: str
-    prompt_tokens: int = 0
-    prefilled_tokens: int = 0
-    completion_tokens: int = 0
-    time_to_first_token: float = 0.0
-    decode_seconds: float = 0.0
-    cancelled: bool = False
-    tokens_after_cancel: int = 0  # generated after the consumer asked to stop
-    restored_snapshot: bool = False
-    load_seconds: float = 0.0
-    trimmed_turns: int = 0
-
-    @property
-    def tokens_per_second(self) -> float:
-        if self.completion_tokens <= 1 or self.decode_seconds <= 0:
-            return 0.0
-        # The first token's time is part of time_to_first_token, not of decoding.
-        return (self.completion_tokens - 1) / self.decode_seconds
 
 
 @dataclass

@@ -18,32 +18,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
+from sel.domain import CUT_TURN, PromptPlan, Turn
+
 SPEAKER_MAX = 32
-CUT_NOTE = "(earlier messages of this conversation are not shown)"
-
-
-@dataclass(frozen=True)
-class Turn:
-    """One message of the conversation."""
-
-    speaker: str
-    text: str
-    from_sel: bool = False
-    note: str = ""  # stage direction that preceded an SEL turn (mood/tone only, never memories)
-
-
-@dataclass(frozen=True)
-class PromptPlan:
-    """Everything a reply is generated from, in cache-friendly order."""
-
-    persona: str
-    turns: tuple[Turn, ...]
-    late_note: str = ""
-    sel_name: str = "SEL"
-    images: tuple[str, ...] = ()  # data: URIs of pictures in the message being answered (vision slot)
-
-
-CUT_TURN = Turn("note", CUT_NOTE)
 
 
 @dataclass(frozen=True)

@@ -185,6 +185,10 @@ class DiscordStandin:
     def dm_channel(self, user: User) -> Channel:
         return self.world.dm_channel(user, now=self.clock())
 
+    def add_earlier_message(self, channel_id: int, author: User, content: str) -> Message:
+        """A message posted before the bot connected: in the channel's history, never dispatched."""
+        return self.world.create_message(self._known_channel(channel_id).id, author.id, content, now=self.clock())
+
     # --- actors ---------------------------------------------------------------------------------
 
     async def send_message(

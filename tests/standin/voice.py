@@ -90,6 +90,9 @@ class VoiceServer:
         self.udp_port = 0
         self._transport: asyncio.DatagramTransport | None = None
         self._next_ssrc = 1000
+        self._sockets: dict[int, web.WebSocketResponse] = {}  # ssrc -> the voice websocket it identified on
+        self._udp_peers: dict[int, tuple[str, int]] = {}  # ssrc -> the client's UDP address (from IP discovery)
+        self._held: list[dict[str, Any]] | None = None  # VOICE_SERVER_UPDATEs held back by hold_joins()
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -143,7 +146,36 @@ class VoiceServer:
         token = secrets.token_hex(8)
         self.tokens[guild.id] = token
         server = {"token": token, "guild_id": str(guild.id), "endpoint": VOICE_HOST}
+        if self._held is not None:
+            self._held.append(server)
+            return
         await self.standin.gateway.dispatch("VOICE_SERVER_UPDATE", server)
+
+    def hold_joins(self) -> None:
+        """Hold back the voice server the bot needs to (re)join voice, so it stays not connected."""
+        if self._held is None:
+            self._held = []
+
+    async def release_joins(self) -> None:
+        """Send the held-back voice servers: the bot finishes joining."""
+        held, self._held = self._held or [], None
+        for server in held:
+            await self.standin.gateway.dispatch("VOICE_SERVER_UPDATE", server)
+
+    async def drop(self, guild_id: int, *, code: int = 4000) -> None:
+        """Close the bot's voice websocket in a guild, as a network blip would; discord.py reconnects by itself."""
+        bot_id = self.standin.world.bot.id
+        live = [s for s in self.sessions if s.guild_id == guild_id and s.user_id == bot_id and not s.closed]
+        if not live:
+            raise RuntimeError(f"drop(): the bot has no voice connection in guild {guild_id}")
+        ssrc = live[-1].ssrc
+        # Real voice servers keep sending clients UDP traffic (other people's audio). discord.py's
+        # socket reader needs some to notice its socket changed: without it, it keeps waiting on the
+        # old socket for up to 30 s and the reconnect's IP discovery times out.
+        peer = self._udp_peers.get(ssrc)
+        if peer is not None and self._transport is not None:
+            self._transport.sendto(bytes(8), peer)
+        await self._sockets[ssrc].close(code=code, message=b"stand-in dropped the voice connection")
 
     # --- the voice websocket --------------------------------------------------------------------
 
@@ -158,10 +190,13 @@ class VoiceServer:
             async for msg in ws:
                 if msg.type is WSMsgType.TEXT:
                     session = await self._handle(sender, session, json.loads(msg.data))
+                    if session is not None:
+                        self._sockets[session.ssrc] = ws
                     self.standin.notify()
         finally:
             if session is not None:
                 session.closed = True
+                self._sockets.pop(session.ssrc, None)
             self.standin.notify()
         return ws
 
@@ -220,6 +255,7 @@ class VoiceServer:
         """Answer IP discovery; decrypt and record RTP audio. Returns a reply datagram if one is due."""
         if len(data) == DISCOVERY_LENGTH and data[:2] == b"\x00\x01":
             (ssrc,) = struct.unpack_from(">I", data, 4)
+            self._udp_peers[ssrc] = addr
             reply = bytearray(DISCOVERY_LENGTH)
             struct.pack_into(">HHI", reply, 0, 2, 70, ssrc)
             reply[8 : 8 + len(addr[0])] = addr[0].encode()
