@@ -40,8 +40,104 @@ DEFAULT_PIPER = "en_US-joe-medium.onnx"
 
 
 @dataclass(frozen=True)
+class LlmSettings:
+    """What the llama.cpp engine needs: model slots, context, threads, sampling, KV cache."""
+
+    general_model: Path
+    coder_model: Path
+    vision_model: Path | None
+    vision_mmproj: Path | None
+    quant: str
+    single_backend: bool
+    max_new_tokens: int
+    compile: bool
+    gpu_layers: int | None
+    ctx: int
+    threads: int
+    temperature: float
+    top_p: float
+    repeat_penalty: float
+    seed: int
+    kv_cache_mb: int
+
+    @property
+    def kv_cache_type(self) -> str | None:
+        """llama.cpp KV-cache type for SEL_QUANT (None keeps llama.cpp's f16 default)."""
+        return QUANTS[self.quant]
+
+    @property
+    def flash_attn(self) -> bool:
+        """SEL_COMPILE maps to flash attention; quantized V caches need it too."""
+        return self.compile or self.kv_cache_type is not None
+
+
+@dataclass(frozen=True)
+class MemorySettings:
+    """What the memory store needs."""
+
+    data_dir: Path
+    embed_model: Path
+    memory_llm_extraction: bool
+    recall_k: int
+
+
+@dataclass(frozen=True)
+class VoiceSettings:
+    """What speech-to-text and text-to-speech need."""
+
+    models_dir: Path
+    stt_model: str
+    piper_model: Path
+    tts_default: bool
+    stt_max_mb: float
+    stt_max_seconds: float
+    threads: int
+
+    def resolve_stt_model(self) -> Path:
+        """STT_MODEL is a path, or a model name resolved under the models directory."""
+        candidate = Path(self.stt_model).expanduser()
+        if candidate.is_absolute() or candidate.exists():
+            return candidate
+        return self.models_dir / f"faster-whisper-{self.stt_model}"
+
+
+@dataclass(frozen=True)
+class DiscordSettings:
+    """What the Discord frontend needs (the token stays hidden from repr)."""
+
+    discord_token: str | None = field(repr=False)
+    prefix: str
+    edit_interval: float
+    history_limit: int
+    allow_dms: bool
+    ping_on_reply: bool
+    stream: bool
+    drop_old_seconds: float
+    checkins: bool
+    checkins_per_day: int
+    tts_default: bool
+    allowed_users: frozenset[int]
+    blocked_users: frozenset[int]
+    allowed_roles: frozenset[int]
+    blocked_roles: frozenset[int]
+    allowed_channels: frozenset[int]
+    blocked_channels: frozenset[int]
+
+
+SliceT = TypeVar("SliceT")
+
+
+def _slice(cls: type[SliceT], settings: Settings) -> SliceT:
+    return cls(**{f.name: getattr(settings, f.name) for f in fields(cls)})  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
 class Settings:
-    """SEL's effective configuration. Build it with :func:`load_settings`."""
+    """SEL's effective configuration. Build it with :func:`load_settings`.
+
+    Modules that need only their part take a slice: ``settings.llm``, ``.memory``, ``.voice``
+    or ``.discord``.
+    """
 
     models_dir: Path
     data_dir: Path
@@ -104,10 +200,23 @@ class Settings:
 
     def resolve_stt_model(self) -> Path:
         """STT_MODEL is a path, or a model name resolved under the models directory."""
-        candidate = Path(self.stt_model).expanduser()
-        if candidate.is_absolute() or candidate.exists():
-            return candidate
-        return self.models_dir / f"faster-whisper-{self.stt_model}"
+        return self.voice.resolve_stt_model()
+
+    @property
+    def llm(self) -> LlmSettings:
+        return _slice(LlmSettings, self)
+
+    @property
+    def memory(self) -> MemorySettings:
+        return _slice(MemorySettings, self)
+
+    @property
+    def voice(self) -> VoiceSettings:
+        return _slice(VoiceSettings, self)
+
+    @property
+    def discord(self) -> DiscordSettings:
+        return _slice(DiscordSettings, self)
 
     def redacted(self) -> dict[str, Any]:
         """Every setting as plain data, secrets replaced by a marker."""

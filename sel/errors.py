@@ -35,3 +35,19 @@ class ConsentError(SelError):
     """An operation would store data about a user who has not opted in."""
 
     exit_code = 3
+
+
+UNEXPECTED = "something went wrong on SEL's side; the owner can find the details in SEL's log"
+
+
+def render_error(err: BaseException) -> str:
+    """The one line a person sees for ``err``, at every edge (CLI, terminal, Discord).
+
+    A :class:`SelError` is its own message (undecodable bytes shown as U+FFFD); anything else is
+    a programming error, whose details belong in the log, not in front of the person.
+    """
+    if isinstance(err, SelError):
+        from sel.undecodable import replace_undecodable
+
+        return replace_undecodable(str(err))
+    return UNEXPECTED

@@ -50,8 +50,9 @@ async def test_default_model_cancels_promptly(engine: Engine) -> None:
             break
     await __import__("asyncio").to_thread(engine.run_blocking, lambda llm: None)
     stats = engine.last_stats
-    assert stats.cancelled and stats.tokens_after_cancel <= 2
-    assert stats.completion_tokens < 30, f"{stats.completion_tokens} tokens generated after an immediate cancel"
+    # The consumer took one token and closed the stream: the worker may finish the token it was on.
+    assert stats.cancelled, "closing the stream did not cancel the generation"
+    assert stats.completion_tokens <= 3, f"{stats.completion_tokens} tokens generated after an immediate cancel"
 
 
 def test_piped_make_run_style_chat_prints_a_reply(bundled_models_dir: Path, tmp_path: Path) -> None:

@@ -103,6 +103,7 @@ class Lanes:
         self.max_waiting = max_waiting
         self.running: dict[int, asyncio.Task[None]] = {}
         self.pending: dict[int, OrderedDict[str, Job]] = {}
+        self._side_tasks: set[asyncio.Task[None]] = set()
 
     def submit(self, channel_id: int, job: Job) -> None:
         if channel_id not in self.running:
@@ -114,7 +115,10 @@ class Lanes:
         if older is None and len(waiting) > self.max_waiting:
             _, older = waiting.popitem(last=False)
         if older is not None:
-            asyncio.get_running_loop().create_task(self._superseded(older))
+            # The loop keeps only weak references to tasks: hold this one until it is done.
+            task = asyncio.get_running_loop().create_task(self._superseded(older))
+            self._side_tasks.add(task)
+            task.add_done_callback(self._side_tasks.discard)
 
     def _start(self, channel_id: int, job: Job) -> None:
         task = asyncio.get_running_loop().create_task(self._run(job), name=f"sel-reply-{channel_id}")

@@ -19,6 +19,8 @@ from sel.memory.records import Memory
 if TYPE_CHECKING:
     import numpy as np
 
+    from sel.memory.store import MemoryStore
+
 WIDTH, HEIGHT = 960, 640
 PLOT_LEFT, PLOT_TOP, PLOT_RIGHT, PLOT_BOTTOM = 40, 70, 680, 600
 LEGEND_LEFT = 710
@@ -150,3 +152,8 @@ def _legend(memories: Sequence[Memory], colors: dict[str, str]) -> list[str]:
 
 def _first_tag(memory: Memory) -> str:
     return memory.tags[0] if memory.tags else "untagged"
+
+
+def memory_map(store: MemoryStore, user_id: str, *, now: float | None = None) -> str:
+    """``user_id``'s memory map from ``store`` as an SVG document."""
+    return store.svg(user_id, now=now)

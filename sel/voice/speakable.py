@@ -26,3 +26,18 @@ def speakable(text: str) -> str:
     text = MARKUP.sub(" ", text)
     words = " ".join(text.split())
     return words if re.search(r"\w", words) else ""
+
+
+SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
+MIN_SENTENCE_CHARS = 40  # shorter pieces are joined to the next: each clip has a start-up cost
+
+
+def speakable_sentences(text: str) -> list[str]:
+    """The words of ``text`` to read aloud (see :func:`speakable`), as sentences of at least a few words."""
+    out: list[str] = []
+    for piece in SENTENCE_END.split(speakable(text)):
+        if out and len(out[-1]) < MIN_SENTENCE_CHARS:
+            out[-1] = f"{out[-1]} {piece}"
+        elif piece:
+            out.append(piece)
+    return out

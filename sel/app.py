@@ -1,0 +1,293 @@
+"""The composition root: SEL's parts built from Settings, and the one typed door the frontends use.
+
+A frontend (terminal, Discord) opens one :class:`App` and talks only to it: the brain for
+conversation, hearing (speech to text), speaking (text to speech, sentence by sentence),
+data rights (consent, export, forget, the memory map) and status. It never reaches the
+engine or the memory store itself. Everything that blocks (models, embeddings, disk) runs in a
+thread here, so a frontend just awaits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sel.config import Settings, folder_error
+from sel.domain import GenerationStats
+from sel.errors import SelError
+
+if TYPE_CHECKING:
+    from sel.brain.brain import Brain
+    from sel.llm.engine import Engine
+    from sel.memory.store import MemoryStore
+    from sel.voice.stt import SpeechToText, Transcript
+    from sel.voice.tts import Speech, TextToSpeech
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Status:
+    """What `status` commands show: models, mood, memory and the last reply's speed."""
+
+    mode: str
+    mood: str
+    replies: int
+    slots: dict[str, str]  # slot -> model file name
+    loaded: tuple[str, ...]  # model file names resident now
+    gpu_layers: int
+    swaps: int
+    memory_on: bool
+    memories: int | None  # None when memory is off
+    last: GenerationStats | None
+    uptime_seconds: float
+
+
+class App:
+    """SEL for one frontend. Build it with :func:`open_app`; close it with :meth:`aclose`."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine,
+        memory: MemoryStore | None,
+        brain: Brain,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.brain = brain
+        self._engine = engine
+        self._memory = memory
+        self._clock = clock
+        self.started_at = clock()
+        self._pruner: asyncio.Task[None] | None = None
+        self._stt: SpeechToText | None = None
+        self._tts: TextToSpeech | None = None
+        self._closed = False
+
+    # -- the parts, for the CLI's benches and for tests (frontends use the methods below) ----------
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    @property
+    def memory_store(self) -> MemoryStore | None:
+        return self._memory
+
+    # -- status ---------------------------------------------------------------------------------
+
+    @property
+    def memory_on(self) -> bool:
+        """Whether SEL has a memory store at all (people still opt in one by one)."""
+        return self._memory is not None
+
+    @property
+    def last_stats(self) -> GenerationStats | None:
+        """What happened in the most recent generation, or None before the first."""
+        return self._engine.last_stats
+
+    async def status(self) -> Status:
+        """Models, mood, memory count, the last reply's speed and uptime."""
+        engine = self._engine.status()
+        brain = self.brain.status()
+        memories = None
+        if self._memory is not None:
+            memories = int((await asyncio.to_thread(self._memory.stats))["memories"])
+        return Status(
+            mode=brain["mode"],
+            mood=brain["mood"],
+            replies=brain["replies"],
+            slots={slot: Path(path).name for slot, path in engine["slots"].items()},
+            loaded=tuple(Path(path).name for path in engine["loaded"]),
+            gpu_layers=engine["gpu_layers"],
+            swaps=engine["swaps"],
+            memory_on=self._memory is not None,
+            memories=memories,
+            last=self._engine.last_stats,
+            uptime_seconds=self._clock() - self.started_at,
+        )
+
+    def describe(self) -> str:
+        """Models and memory in one line: "general: a.gguf · coder: b.gguf · memory: on"."""
+        return " · ".join(
+            [
+                f"general: {self.settings.general_model.name}",
+                f"coder: {self.settings.coder_model.name}",
+                f"memory: {'on' if self._memory is not None else 'off'}",
+            ]
+        )
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    async def warm_up(self) -> None:
+        """Load the general model and generate one token with it.
+
+        A model that cannot load raises ModelError here, at start-up, instead of at someone's
+        first message; and that first reply does not pay for loading the model.
+        """
+        await asyncio.to_thread(self._engine.run_blocking, _one_token, "general")
+
+    def start_background(self) -> None:
+        """Periodic work that needs a running loop: pruning expired memories."""
+        if self._memory is not None and self._pruner is None:
+            from sel.memory.pruner import run_pruner
+
+            self._pruner = asyncio.create_task(run_pruner(self._memory))
+
+    async def aclose(self) -> None:
+        """Stop background work, save the mood, free the models and close the memory store (once)."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._pruner is not None:
+            self._pruner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pruner
+        try:
+            await self.brain.save()
+        except Exception:
+            log.exception("could not save SEL's state on shutdown")
+        await asyncio.to_thread(self._engine.close)
+        if self._memory is not None:
+            await asyncio.to_thread(self._memory.close)
+
+    # -- hearing and speaking -----------------------------------------------------------------------
+
+    async def transcribe(self, data: bytes, *, name: str) -> Transcript:
+        """What is said in an audio or video file (faster-whisper, in a thread)."""
+        if self._stt is None:
+            from sel.voice.stt import SpeechToText
+
+            self._stt = SpeechToText(self.settings.voice)
+        return await self._stt.transcribe_async(data, name=name)
+
+    async def speak(self, text: str) -> Speech:
+        """``text`` as speech (Piper, in a thread); markup, code and links are not read aloud."""
+        from sel.voice.speakable import speakable
+
+        return await self._voice().speak(speakable(text))
+
+    async def speak_sentences(self, text: str) -> AsyncIterator[Speech]:
+        """``text`` as speech one sentence at a time, so playback can start after the first."""
+        from sel.voice.speakable import speakable_sentences
+
+        voice = self._voice()
+        for sentence in speakable_sentences(text):
+            yield await voice.speak(sentence)
+
+    def _voice(self) -> TextToSpeech:
+        if self._tts is None:
+            from sel.voice.tts import TextToSpeech
+
+            self._tts = TextToSpeech.from_settings(self.settings.voice)
+        return self._tts
+
+    # -- data rights --------------------------------------------------------------------------------
+
+    async def has_consent(self, user_id: str) -> bool:
+        """Whether the person opted in to memory (False when memory is off)."""
+        if self._memory is None:
+            return False
+        return await asyncio.to_thread(self._memory.has_consent, user_id)
+
+    async def set_consent(self, user_id: str, on: bool) -> None:
+        """Record an opt-in or a withdrawal; withdrawal stops storing at once."""
+        await asyncio.to_thread(self._require_memory().set_consent, user_id, on)
+
+    async def export(self, user_id: str) -> dict[str, Any]:
+        """Everything stored about the person, as plain JSON data."""
+        from sel.memory.export import export_user
+
+        return await asyncio.to_thread(export_user, self._require_memory(), user_id)
+
+    async def memory_map(self, user_id: str) -> str | None:
+        """The person's memory map as SVG, or None when they have not opted in."""
+        from sel.memory.svg import memory_map
+
+        store = self._require_memory()
+        if not await asyncio.to_thread(store.has_consent, user_id):
+            return None
+        return await asyncio.to_thread(memory_map, store, user_id)
+
+    async def forget(self, user_id: str) -> None:
+        """Erase everything about the person: memories, vectors, style profile, consent."""
+        await self.brain.forget(user_id)
+
+    def _require_memory(self) -> MemoryStore:
+        if self._memory is None:
+            raise MemoryOffError("memory is turned off on this SEL")
+        return self._memory
+
+
+class MemoryOffError(SelError):
+    """A data-rights request on an SEL that runs without a memory store."""
+
+
+def open_app(settings: Settings, *, with_memory: bool = True, clock: Callable[[], float] = time.time) -> App:
+    """Build the engine, memory store and brain from ``settings`` (models load lazily)."""
+    from sel.llm.engine import Engine
+
+    engine = Engine(settings)
+    engine.check_models()
+    try:
+        return _assemble(settings, engine, with_memory=with_memory, clock=clock)
+    except SelError:
+        engine.close()  # e.g. the memory store is in use by a running bot
+        raise
+    except OSError as err:
+        engine.close()
+        raise folder_error("SEL_DATA_DIR", settings.data_dir, err) from None
+
+
+def open_memory(settings: Settings) -> MemoryStore:
+    """The memory store alone, for the owner's `sel memory` commands (locked while open)."""
+    from sel.memory.store import MemoryStore
+
+    try:
+        return MemoryStore.open(settings.data_dir, settings.embed_model)
+    except OSError as err:
+        raise folder_error("SEL_DATA_DIR", settings.data_dir, err) from None
+
+
+def _assemble(settings: Settings, engine: Engine, *, with_memory: bool, clock: Callable[[], float]) -> App:
+    from sel.brain.brain import Brain
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    memory = _open_memory_for_chat(settings, engine, clock) if with_memory else None
+    tz = None
+    if settings.timezone:
+        from zoneinfo import ZoneInfo
+
+        tz = ZoneInfo(settings.timezone)
+    try:
+        brain = Brain(settings, engine, memory, clock=clock, tz=tz)
+    except OSError:
+        if memory is not None:
+            memory.close()  # releases its lock for the next attempt
+        raise
+    return App(settings, engine, memory, brain, clock=clock)
+
+
+def _open_memory_for_chat(settings: Settings, engine: Engine, clock: Callable[[], float]) -> MemoryStore:
+    from sel.memory.store import MemoryStore
+
+    llm_extract = None
+    if settings.memory_llm_extraction:
+        from sel.llm.facts import fact_extractor
+
+        llm_extract = fact_extractor(engine)
+    return MemoryStore.open(settings.data_dir, settings.embed_model, clock=clock, llm_extract=llm_extract)
+
+
+def _one_token(llm: Any) -> None:
+    # One greedy token runs a full forward pass: the weights are paged in and llama.cpp's compute
+    # buffers exist. Greedy, so the warm-up draws nothing from the sampler's random state.
+    llm.create_completion(" ", max_tokens=1, temperature=0.0)
