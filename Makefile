@@ -14,6 +14,7 @@ run: setup
 
 test: setup
 	$(PY) -m ruff check sel tests scripts
+	$(PY) -m mypy
 	$(PY) -m pytest
 
 setup: $(STAMP) models
@@ -29,6 +30,7 @@ models: $(STAMP)
 lint: setup
 	$(PY) -m ruff check sel tests scripts
 	$(PY) -m ruff format --check sel tests scripts
+	$(PY) -m mypy
 
 format: setup
 	$(PY) -m ruff format sel tests scripts

@@ -39,8 +39,8 @@ class Status:
     mode: str
     mood: str
     replies: int
-    slots: dict[str, str]  # slot -> model file name
-    loaded: tuple[str, ...]  # model file names resident now
+    slots: dict[str, Path]  # slot -> model file
+    loaded: tuple[Path, ...]  # model files resident now
     gpu_layers: int
     swaps: int
     memory_on: bool
@@ -105,8 +105,8 @@ class App:
             mode=brain["mode"],
             mood=brain["mood"],
             replies=brain["replies"],
-            slots={slot: Path(path).name for slot, path in engine["slots"].items()},
-            loaded=tuple(Path(path).name for path in engine["loaded"]),
+            slots={slot: Path(path) for slot, path in engine["slots"].items()},
+            loaded=tuple(Path(path) for path in engine["loaded"]),
             gpu_layers=engine["gpu_layers"],
             swaps=engine["swaps"],
             memory_on=self._memory is not None,
@@ -235,7 +235,7 @@ def open_app(settings: Settings, *, with_memory: bool = True, clock: Callable[[]
     """Build the engine, memory store and brain from ``settings`` (models load lazily)."""
     from sel.llm.engine import Engine
 
-    engine = Engine(settings)
+    engine = Engine(settings.llm)
     engine.check_models()
     try:
         return _assemble(settings, engine, with_memory=with_memory, clock=clock)

@@ -1,4 +1,4 @@
-"""The one Settings object. Every environment variable SEL reads is read here and nowhere else.
+"""The one Settings object. Every environment variable SEL reads is named here and nowhere else.
 
 Values come from the process environment first, then from `.env` in the working
 directory (python-dotenv; the environment wins). A bad value raises
@@ -7,15 +7,14 @@ directory (python-dotenv; the environment wins). A bad value raises
 
 from __future__ import annotations
 
-import io
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, TypeVar
 
+from sel.env_reader import EnvReader, read_environment
 from sel.errors import ConfigError, ModelError
-from sel.undecodable import replace_undecodable
 
 MODES = ("casual", "deep_focus", "playful", "quiet_companion")
 QUANTS = {"none": None, "f16": None, "4bit": "q4_0", "8bit": "q8_0"}
@@ -233,71 +232,86 @@ class Settings:
         return out
 
 
-def read_environment(dotenv_path: Path | None = None) -> dict[str, str]:
-    """The process environment overlaid on `.env` (the environment wins)."""
-    from dotenv import dotenv_values
-
-    path = dotenv_path if dotenv_path is not None else Path.cwd() / ".env"
-    values: dict[str, str] = {}
-    if path.is_file():
-        text = path.read_bytes().decode("utf-8", errors="replace")  # one stray byte must not stop start-up
-        values.update({k: v for k, v in dotenv_values(stream=io.StringIO(text)).items() if v is not None})
-    values.update(os.environ)
-    return values
-
-
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Build Settings from ``env`` (default: environment + `.env`); raise ConfigError on a bad value."""
-    env = read_environment() if env is None else env
-    r = _Reader(env)
+    r = EnvReader(read_environment() if env is None else env)
     models_dir = r.path("SEL_MODELS_DIR", default_models_dir())
     settings = Settings(
         models_dir=models_dir,
         data_dir=r.path("SEL_DATA_DIR", Path.cwd() / "data"),
-        discord_token=r.text("DISCORD_TOKEN") or None,
-        general_model=r.path("SEL_GENERAL_MODEL", models_dir / DEFAULT_GGUF),
-        coder_model=r.path("SEL_CODER_MODEL", models_dir / DEFAULT_GGUF),
-        vision_model=r.optional_path("SEL_VISION_MODEL"),
-        vision_mmproj=r.optional_path("SEL_VISION_MMPROJ"),
-        embed_model=r.path("SEL_EMBED_MODEL", models_dir / DEFAULT_EMBED_DIR),
-        stt_model=r.text("STT_MODEL") or DEFAULT_STT,
-        piper_model=r.path("PIPER_MODEL", models_dir / DEFAULT_PIPER),
-        tts_default=r.flag("SEL_TTS_DEFAULT", False),
-        quant=r.choice("SEL_QUANT", "none", tuple(QUANTS)),
-        single_backend=r.flag("SEL_SINGLE_BACKEND", True),
         mode=r.choice("SEL_MODE", "casual", MODES),
-        max_new_tokens=r.integer("SEL_MAX_NEW_TOKENS", 128, 1, 8192),
-        stream=r.flag("SEL_STREAM", True),
-        checkins=r.flag("SEL_CHECKINS", False),
-        checkins_per_day=r.integer("SEL_CHECKINS_PER_DAY", 3, 0, 100),
-        drop_old_seconds=r.number("SEL_DROP_OLD_SECONDS", 30.0, 0.0, 86400.0),
-        compile=r.flag("SEL_COMPILE", False),
-        gpu_layers=r.optional_integer("SEL_GPU_LAYERS", -1, 100000),
-        ctx=r.integer("SEL_CTX", 4096, 256, 262144),
-        threads=r.integer("SEL_THREADS", max(1, os.cpu_count() or 1), 1, 512),
-        temperature=r.number("SEL_TEMPERATURE", 0.7, 0.0, 5.0),
-        top_p=r.number("SEL_TOP_P", 0.9, 0.0, 1.0),
-        repeat_penalty=r.number("SEL_REPEAT_PENALTY", 1.1, 0.5, 3.0),
-        seed=r.integer("SEL_SEED", -1, -1, 2**31 - 1),
-        kv_cache_mb=r.integer("SEL_KV_CACHE_MB", 512, 0, 1 << 20),
         log_level=r.choice("SEL_LOG_LEVEL", "WARNING", ("DEBUG", "INFO", "WARNING", "ERROR"), upper=True),
         timezone=r.timezone("SEL_TIMEZONE"),
-        prefix=r.text("SEL_PREFIX") or "!",
-        edit_interval=r.number("SEL_EDIT_INTERVAL", 1.0, 0.2, 60.0),
-        history_limit=r.integer("SEL_HISTORY_LIMIT", 50, 1, 500),
-        allow_dms=r.flag("SEL_ALLOW_DMS", True),
-        ping_on_reply=r.flag("SEL_PING_ON_REPLY", False),
-        allowed_users=r.ids("SEL_ALLOWED_USERS"),
-        blocked_users=r.ids("SEL_BLOCKED_USERS"),
-        allowed_roles=r.ids("SEL_ALLOWED_ROLES"),
-        blocked_roles=r.ids("SEL_BLOCKED_ROLES"),
-        allowed_channels=r.ids("SEL_ALLOWED_CHANNELS"),
-        blocked_channels=r.ids("SEL_BLOCKED_CHANNELS"),
-        memory_llm_extraction=r.flag("SEL_MEMORY_LLM_EXTRACTION", False),
-        recall_k=r.integer("SEL_RECALL_K", 5, 1, 50),
-        stt_max_mb=r.number("SEL_STT_MAX_MB", 25.0, 0.1, 1024.0),
-        stt_max_seconds=r.number("SEL_STT_MAX_SECONDS", 300.0, 1.0, 7200.0),
+        **_llm_values(r, models_dir),
+        **_memory_values(r, models_dir),
+        **_voice_values(r, models_dir),
+        **_discord_values(r),
     )
+    _check_together(settings, r)
+    return settings
+
+
+def _llm_values(r: EnvReader, models_dir: Path) -> dict[str, Any]:
+    return {
+        "general_model": r.path("SEL_GENERAL_MODEL", models_dir / DEFAULT_GGUF),
+        "coder_model": r.path("SEL_CODER_MODEL", models_dir / DEFAULT_GGUF),
+        "vision_model": r.optional_path("SEL_VISION_MODEL"),
+        "vision_mmproj": r.optional_path("SEL_VISION_MMPROJ"),
+        "quant": r.choice("SEL_QUANT", "none", tuple(QUANTS)),
+        "single_backend": r.flag("SEL_SINGLE_BACKEND", True),
+        "max_new_tokens": r.integer("SEL_MAX_NEW_TOKENS", 128, 1, 8192),
+        "compile": r.flag("SEL_COMPILE", False),
+        "gpu_layers": r.optional_integer("SEL_GPU_LAYERS", -1, 100000),
+        "ctx": r.integer("SEL_CTX", 4096, 256, 262144),
+        "threads": r.integer("SEL_THREADS", max(1, os.cpu_count() or 1), 1, 512),
+        "temperature": r.number("SEL_TEMPERATURE", 0.7, 0.0, 5.0),
+        "top_p": r.number("SEL_TOP_P", 0.9, 0.0, 1.0),
+        "repeat_penalty": r.number("SEL_REPEAT_PENALTY", 1.1, 0.5, 3.0),
+        "seed": r.integer("SEL_SEED", -1, -1, 2**31 - 1),
+        "kv_cache_mb": r.integer("SEL_KV_CACHE_MB", 512, 0, 1 << 20),
+    }
+
+
+def _memory_values(r: EnvReader, models_dir: Path) -> dict[str, Any]:
+    return {
+        "embed_model": r.path("SEL_EMBED_MODEL", models_dir / DEFAULT_EMBED_DIR),
+        "memory_llm_extraction": r.flag("SEL_MEMORY_LLM_EXTRACTION", False),
+        "recall_k": r.integer("SEL_RECALL_K", 5, 1, 50),
+    }
+
+
+def _voice_values(r: EnvReader, models_dir: Path) -> dict[str, Any]:
+    return {
+        "stt_model": r.text("STT_MODEL") or DEFAULT_STT,
+        "piper_model": r.path("PIPER_MODEL", models_dir / DEFAULT_PIPER),
+        "tts_default": r.flag("SEL_TTS_DEFAULT", False),
+        "stt_max_mb": r.number("SEL_STT_MAX_MB", 25.0, 0.1, 1024.0),
+        "stt_max_seconds": r.number("SEL_STT_MAX_SECONDS", 300.0, 1.0, 7200.0),
+    }
+
+
+def _discord_values(r: EnvReader) -> dict[str, Any]:
+    return {
+        "discord_token": r.text("DISCORD_TOKEN") or None,
+        "stream": r.flag("SEL_STREAM", True),
+        "checkins": r.flag("SEL_CHECKINS", False),
+        "checkins_per_day": r.integer("SEL_CHECKINS_PER_DAY", 3, 0, 100),
+        "drop_old_seconds": r.number("SEL_DROP_OLD_SECONDS", 30.0, 0.0, 86400.0),
+        "prefix": r.text("SEL_PREFIX") or "!",
+        "edit_interval": r.number("SEL_EDIT_INTERVAL", 1.0, 0.2, 60.0),
+        "history_limit": r.integer("SEL_HISTORY_LIMIT", 50, 1, 500),
+        "allow_dms": r.flag("SEL_ALLOW_DMS", True),
+        "ping_on_reply": r.flag("SEL_PING_ON_REPLY", False),
+        **{
+            f"{kind}_{what}": r.ids(f"SEL_{kind.upper()}_{what.upper()}")
+            for kind in ("allowed", "blocked")
+            for what in ("users", "roles", "channels")
+        },
+    }
+
+
+def _check_together(settings: Settings, r: EnvReader) -> None:
+    """Checks that need more than one value, or the file system."""
     if settings.data_dir.exists() and not settings.data_dir.is_dir():
         raise ConfigError(f"SEL_DATA_DIR={settings.data_dir} is a file, not a folder; point it at a folder")
     for name in ("SEL_VISION_MODEL", "SEL_VISION_MMPROJ"):
@@ -308,7 +322,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError(
             "SEL_VISION_MODEL and SEL_VISION_MMPROJ go together: set both (a vision GGUF and its mmproj) or neither"
         )
-    return settings
 
 
 def folder_error(variable: str, folder: Path, err: OSError) -> ConfigError:
@@ -338,127 +351,3 @@ def check_gguf(variable: str, path: Path) -> None:
         raise ModelError(f"{variable}={path}: cannot be read ({err.strerror}); fix its permissions or {hint}") from None
     if magic != b"GGUF":
         raise ModelError(f"{variable}={path}: not a GGUF file; {hint}")
-
-
-class _Reader:
-    """Typed access to the raw string values; each failure names the variable and the fix."""
-
-    def __init__(self, env: Mapping[str, str]) -> None:
-        self.env = env
-
-    def raw(self, name: str) -> str | None:
-        value = self.env.get(name)
-        if value is None:
-            return None
-        value = value.strip()
-        return value or None
-
-    def text(self, name: str) -> str:
-        return replace_undecodable(self.raw(name) or "")
-
-    def _parse(self, name: str, default: T, parse: Callable[[str], T], what: str, example: str) -> T:
-        value = self.raw(name)
-        if value is None:
-            return default
-        try:
-            return parse(value)
-        except ValueError:
-            raise ConfigError(f"{name}={value!r} is not {what}; set it to {example} in .env or unset it") from None
-
-    def flag(self, name: str, default: bool) -> bool:
-        def parse(value: str) -> bool:
-            lowered = value.lower()
-            if lowered in ("1", "true", "yes", "on"):
-                return True
-            if lowered in ("0", "false", "no", "off"):
-                return False
-            raise ValueError(value)
-
-        return self._parse(name, default, parse, "a yes/no value", "1 or 0")
-
-    def integer(self, name: str, default: int, low: int, high: int) -> int:
-        value = self._parse(name, default, int, "a whole number", f"a number from {low} to {high}")
-        return self._in_range(name, value, low, high)
-
-    def optional_integer(self, name: str, low: int, high: int) -> int | None:
-        if self.raw(name) in (None, "auto"):
-            return None
-        return self.integer(name, 0, low, high)
-
-    def number(self, name: str, default: float, low: float, high: float) -> float:
-        bounds = f"a number from {_number_text(low)} to {_number_text(high)}"
-        value = self._parse(name, default, float, "a number", bounds)
-        return self._in_range(name, value, low, high)
-
-    def _in_range(self, name: str, value: T, low: Any, high: Any) -> T:
-        if not low <= value <= high:  # type: ignore[operator]
-            raise ConfigError(
-                f"{name}={value} is out of range; set it to a number from {_number_text(low)} to {_number_text(high)}"
-            )
-        return value
-
-    def choice(self, name: str, default: str, choices: tuple[str, ...], upper: bool = False) -> str:
-        value = self.raw(name)
-        if value is None:
-            return default
-        normal = value.upper() if upper else value.lower()
-        if normal not in choices:
-            raise ConfigError(f"{name}={value!r} is not a known value; use one of: {', '.join(choices)}")
-        return normal
-
-    def timezone(self, name: str) -> str:
-        value = self.raw(name)
-        if value is None:
-            return ""
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder of zones such as "America"
-            raise ConfigError(f"{name}={value!r} is not a time zone; use an IANA name such as Europe/Berlin") from None
-        return value
-
-    def path(self, name: str, default: Path) -> Path:
-        value = self.raw(name)
-        return _utf8_path(name, Path(value).expanduser() if value else default)
-
-    def optional_path(self, name: str) -> Path | None:
-        value = self.raw(name)
-        return _utf8_path(name, Path(value).expanduser()) if value else None
-
-    def ids(self, name: str) -> frozenset[int]:
-        value = self.raw(name)
-        if value is None:
-            return frozenset()
-        out = set()
-        for part in value.replace(";", ",").split(","):
-            part = part.strip()
-            if not part:
-                continue
-            if not part.isdigit():
-                raise ConfigError(
-                    f"{name}: {part!r} is not a Discord id; use comma-separated numeric ids "
-                    "(Discord: Settings > Advanced > Developer Mode, then right-click > Copy ID)"
-                )
-            out.add(int(part))
-        return frozenset(out)
-
-
-def _number_text(value: float) -> str:
-    """A bound as a person would write it: 2147483647 rather than 2.14748e+09, 0.2 as 0.2."""
-    return str(value) if isinstance(value, int) else f"{value:g}"
-
-
-def _utf8_path(name: str, path: Path) -> Path:
-    """``path`` unless its name holds bytes that are not UTF-8, which llama.cpp, JSON and logs cannot take.
-
-    Such a path is refused rather than cleaned: a cleaned name would be another file or folder.
-    """
-    text = str(path)
-    shown = replace_undecodable(text)
-    if shown != text:
-        raise ConfigError(
-            f"{name}={shown}: the path is not valid UTF-8 (shown as \ufffd); "
-            f"rename it, or point {name} at a path whose name is UTF-8"
-        )
-    return path

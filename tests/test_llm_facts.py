@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from sel.app import open_app
 from sel.domain import IncomingMessage, Turn
 from sel.llm.facts import parse_facts
 from sel.memory.extraction import extract_facts
-from sel.runtime import open_runtime
 from tests.gguf_scripted import write_scripted_llama
 
 
@@ -50,65 +50,65 @@ def scripted_model(tmp_path) -> Path:
 async def test_the_models_answer_becomes_the_speakers_facts_and_nothing_else(make_settings, scripted_model) -> None:
     assert extract_facts(MESSAGE) == []
     settings = make_settings(SEL_MEMORY_LLM_EXTRACTION="1", SEL_GENERAL_MODEL=str(scripted_model))
-    runtime = await asyncio.to_thread(open_runtime, settings)
+    app = await asyncio.to_thread(open_app, settings)
     try:
-        runtime.memory.set_consent("1001", True)
+        app.memory_store.set_consent("1001", True)
         msg = IncomingMessage("1001", "ana", "dm-1001", MESSAGE, is_dm=True)
-        await runtime.brain.listen(msg, runtime.brain.decide(msg))
+        await app.brain.listen(msg, app.brain.decide(msg))
 
         def evaluated(llm) -> str:  # the tokens the model was last given, as text
             return llm.detokenize(llm.input_ids[: llm.n_tokens].tolist()).decode("utf-8", errors="replace")
 
-        seen = await asyncio.to_thread(runtime.engine.run_blocking, evaluated, None)
+        seen = await asyncio.to_thread(app.engine.run_blocking, evaluated, None)
         assert "Message: Ever since I moved here, tomatoes on the balcony keep me sane. Bob works nights." in seen
         assert "4821" not in seen.split("Facts:")[0], "the secret sentence was shown to the model"
         assert seen.split("Facts:\n- ")[1].startswith("I grow tomatoes"), "the extraction did not run on this prompt"
-        stored = [m["text"] for m in runtime.memory.export("1001")["memories"]]
+        stored = [m["text"] for m in app.memory_store.export("1001")["memories"]]
         # Bob's fact is his to share, the PIN is a secret, "none" is no fact, and the list ended before the pirate.
         assert stored == ["I grow tomatoes on my balcony"]
     finally:
-        await runtime.aclose()
+        await app.aclose()
 
 
 async def test_no_model_call_for_someone_who_has_not_opted_in(make_settings, scripted_model) -> None:
     settings = make_settings(SEL_MEMORY_LLM_EXTRACTION="1", SEL_GENERAL_MODEL=str(scripted_model))
-    runtime = await asyncio.to_thread(open_runtime, settings)
+    app = await asyncio.to_thread(open_app, settings)
     try:
         msg = IncomingMessage("1002", "bo", "dm-1002", MESSAGE, is_dm=True)
-        await runtime.brain.listen(msg, runtime.brain.decide(msg))
-        assert runtime.engine.status()["loaded"] == [], "the model read a message of someone who did not opt in"
-        assert runtime.memory.export("1002")["memories"] == []
+        await app.brain.listen(msg, app.brain.decide(msg))
+        assert app.engine.status()["loaded"] == [], "the model read a message of someone who did not opt in"
+        assert app.memory_store.export("1002")["memories"] == []
     finally:
-        await runtime.aclose()
+        await app.aclose()
 
 
 async def test_extraction_is_off_by_default(make_settings) -> None:
-    runtime = await asyncio.to_thread(open_runtime, make_settings())
+    app = await asyncio.to_thread(open_app, make_settings())
     try:
-        runtime.memory.set_consent("u1", True)
+        app.memory_store.set_consent("u1", True)
         msg = IncomingMessage("u1", "ana", "dm-u1", "hey there, how are things going today", is_dm=True)
-        await runtime.brain.listen(msg, runtime.brain.decide(msg))
-        assert runtime.engine.status()["loaded"] == [], "no model call for a message SEL stays silent on"
+        await app.brain.listen(msg, app.brain.decide(msg))
+        assert app.engine.status()["loaded"] == [], "no model call for a message SEL stays silent on"
     finally:
-        await runtime.aclose()
+        await app.aclose()
 
 
 async def test_extraction_does_not_cost_the_conversation_its_warm_cache(make_settings) -> None:
-    runtime = await asyncio.to_thread(open_runtime, make_settings(SEL_MEMORY_LLM_EXTRACTION="1"))
+    app = await asyncio.to_thread(open_app, make_settings(SEL_MEMORY_LLM_EXTRACTION="1"))
     try:
-        runtime.memory.set_consent("u1", True)
+        app.memory_store.set_consent("u1", True)
         history: list = []
         prompts = []
         for text in ("hello there, how are things going today", "tell me more about your day please"):
             msg = IncomingMessage("u1", "ana", "dm-u1", text, is_dm=True)
-            reply = "".join([c async for c in runtime.brain.respond(msg, tuple(history), runtime.brain.decide(msg))])
+            reply = "".join([c async for c in app.brain.respond(msg, tuple(history), app.brain.decide(msg))])
             history += [Turn("ana", text), Turn("SEL", reply, from_sel=True)]
-            prompts.append(runtime.engine.last_stats.prompt_tokens)
-        stats = runtime.engine.last_stats
+            prompts.append(app.engine.last_stats.prompt_tokens)
+        stats = app.engine.last_stats
         assert stats.restored_snapshot, "the conversation's KV state was not brought back after the extraction"
         new_tokens = prompts[1] - prompts[0]
         assert stats.prefilled_tokens <= new_tokens + 40, (
             f"the follow-up pre-filled {stats.prefilled_tokens} of {stats.prompt_tokens} tokens; ~{new_tokens} are new"
         )
     finally:
-        await runtime.aclose()
+        await app.aclose()

@@ -6,17 +6,17 @@ import io
 import re
 from datetime import datetime
 
+from sel.app import open_app
 from sel.frontends.terminal import chat
-from sel.runtime import open_runtime
 
 
 def local_noon() -> float:
     return datetime.now().replace(hour=12, minute=0, second=0, microsecond=0).timestamp()
 
 
-async def run_lines(settings, lines: list[str], runtime=None) -> list[str]:
+async def run_lines(settings, lines: list[str], app=None) -> list[str]:
     out = io.StringIO()
-    code = await chat(settings, io.StringIO("".join(f"{line}\n" for line in lines)), out, runtime=runtime)
+    code = await chat(settings, io.StringIO("".join(f"{line}\n" for line in lines)), out, app=app)
     assert code == 0
     return out.getvalue().splitlines()
 
@@ -71,13 +71,13 @@ async def test_praise_in_the_terminal_lifts_sels_dopamine_and_is_saved(make_sett
     settings = make_settings()
     noon = local_noon()
     clock = iter(noon + i for i in range(10_000))
-    runtime = open_runtime(settings, with_memory=False, clock=lambda: next(clock))
+    app = open_app(settings, with_memory=False, clock=lambda: next(clock))
     try:
         lines = await run_lines(
-            settings, ["/mood", "thank you, you're the best!!", "thanks again, love it", "/mood"], runtime
+            settings, ["/mood", "thank you, you're the best!!", "thanks again, love it", "/mood"], app
         )
     finally:
-        await runtime.aclose()
+        await app.aclose()
     levels = [float(re.split(r"\s+", line)[1]) for line in lines if line.startswith("dopamine")]
     assert len(levels) == 2 and levels[1] > levels[0] + 0.2, f"dopamine before/after praise: {levels}"
     assert (settings.data_dir / "hormones.json").exists(), "the hormone state must be saved for the next start"

@@ -19,7 +19,7 @@ import dataclasses
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from datetime import tzinfo
 from typing import Any, Protocol
 
@@ -51,7 +51,7 @@ class ReplyEngine(Protocol):
 
     def stream(
         self, slot: str, plan: PromptPlan, *, conversation: str, max_tokens: int | None = None
-    ) -> AsyncIterator[str]: ...
+    ) -> AsyncGenerator[str, None]: ...
 
 
 class Brain:
@@ -119,7 +119,9 @@ class Brain:
         await self.styles.observe(msg.author_id, decision.route.text, consented=consented)
         self.silenced += 1
 
-    async def respond(self, msg: IncomingMessage, history: Sequence[Turn], decision: Decision) -> AsyncIterator[str]:
+    async def respond(
+        self, msg: IncomingMessage, history: Sequence[Turn], decision: Decision
+    ) -> AsyncGenerator[str, None]:
         """Stream SEL's reply to ``msg``, restyled for its author.
 
         ``history`` is the conversation before ``msg``, oldest first (a copy of ``msg`` at its
@@ -145,30 +147,31 @@ class Brain:
         note = prompt.late_note(
             tone, intent=decision.route.intent, author=msg.author_name, memory_hint=memory_hint, memories=memories
         )
+        plan = self._plan(msg, history, decision, note)
+        stream = self.engine.stream(
+            decision.slot, plan, conversation=msg.channel_id, max_tokens=self._reply_budget(decision, shape)
+        )
+        parts: list[str] = []
+        async with contextlib.aclosing(_restyled(stream, StreamRestyler(shape))) as pieces:
+            async for piece in pieces:
+                parts.append(piece)
+                yield piece
+        await self._after_reply(msg, "".join(parts), tone, consented)
+
+    def _plan(self, msg: IncomingMessage, history: Sequence[Turn], decision: Decision, note: str) -> PromptPlan:
+        text = decision.route.text
         turn = Turn(msg.author_name, text)
         plan = prompt.build_plan(
             self.mode, self._history_before(msg, history, text), turn, note, self._notes.get(msg.channel_id, {})
         )
-        if decision.slot == "vision":
-            plan = dataclasses.replace(plan, images=msg.images)
+        return dataclasses.replace(plan, images=msg.images) if decision.slot == "vision" else plan
+
+    def _reply_budget(self, decision: Decision, shape: style.ReplyShape) -> int:
+        """Tokens for the reply: the mode's length for the slot, scaled to how long the person writes (not code)."""
         max_tokens = self.mode.max_tokens(self.settings.max_new_tokens, decision.slot)
         if decision.slot != "coder":
             max_tokens = max(16, round(max_tokens * shape.length_factor))
-
-        restyler = StreamRestyler(shape)
-        parts: list[str] = []
-        stream = self.engine.stream(decision.slot, plan, conversation=msg.channel_id, max_tokens=max_tokens)
-        async with contextlib.aclosing(stream):
-            async for chunk in stream:
-                piece = restyler.feed(chunk)
-                if piece:
-                    parts.append(piece)
-                    yield piece
-        tail = restyler.finish()
-        if tail:
-            parts.append(tail)
-            yield tail
-        await self._after_reply(msg, "".join(parts), tone, consented)
+        return max_tokens
 
     # ---- commands ----------------------------------------------------------------------
 
@@ -311,3 +314,13 @@ class Brain:
         except OSError as err:
             # The mood is worth keeping but not worth failing a reply over.
             log.warning("could not save the hormone state to %s: %s", self._store.path, err)
+
+
+async def _restyled(stream: AsyncGenerator[str, None], restyler: StreamRestyler) -> AsyncGenerator[str, None]:
+    """The engine's chunks reshaped for the person as they arrive; closing this closes the engine's stream."""
+    async with contextlib.aclosing(stream):
+        async for chunk in stream:
+            if piece := restyler.feed(chunk):
+                yield piece
+    if tail := restyler.finish():
+        yield tail

@@ -20,15 +20,16 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from sel.config import Settings
 from sel.domain import Turn
-from sel.errors import InputError, SelError
+from sel.errors import InputError, SelError, render_error
 from sel.undecodable import replace_undecodable
 
 if TYPE_CHECKING:
-    from sel.runtime import Runtime
+    from sel.app import App, Status
 
 CONVERSATION = "terminal"
 USER_ID = "local"  # `sel memory ... local` manages the terminal user's memories
@@ -44,53 +45,72 @@ def run_chat(settings: Settings, stdin: TextIO | None = None, stdout: TextIO | N
     return asyncio.run(chat(settings, stdin or sys.stdin, stdout or sys.stdout))
 
 
-async def chat(settings: Settings, stdin: TextIO, stdout: TextIO, runtime: Runtime | None = None) -> int:
-    """The chat loop. ``runtime`` defaults to a fresh one built from ``settings`` (and closed at the end)."""
-    from sel.runtime import open_runtime
+async def chat(settings: Settings, stdin: TextIO, stdout: TextIO, app: App | None = None) -> int:
+    """The chat loop. ``app`` defaults to a fresh one built from ``settings`` (and closed at the end)."""
+    from sel.app import open_app
 
-    owned = runtime is None
-    if runtime is None:
-        runtime = open_runtime(settings)
-    interactive = stdin.isatty()
-    history: list[Turn] = []
-    lines = read_lines(stdin)
-    if interactive:
-        stdout.write("SEL terminal chat — type a message, /help for commands, /quit to leave.\n")
+    owned = app is None
+    if app is None:
+        app = open_app(settings)
+    session = Session(app, stdout, interactive=stdin.isatty(), history_limit=settings.history_limit)
     try:
-        while True:
-            if interactive:
-                stdout.write("you> ")
-                stdout.flush()
-            line = await lines.get()
-            if isinstance(line, Exception):
-                raise InputError(f"cannot read the input any more ({line}); check what is piped into `sel chat`")
-            if not line:
-                break
-            text = line.strip()
-            if not text:
-                continue
-            if text.startswith("/"):
-                if text.split()[0] in ("/quit", "/exit"):
-                    break
-                stdout.write(command(runtime, text) + "\n")
-                stdout.flush()
-                continue
-            try:
-                reply = await answer(runtime, text, history, stdout, interactive)
-            except SelError as err:
-                if not interactive:
-                    raise  # piped: stop with the one-line error and a non-zero exit (see sel.cli)
-                # e.g. the coder model cannot be loaded: say so and keep chatting with what works.
-                stdout.write(f"\nsel: {err}\n")
-                stdout.flush()
-                continue
-            if reply is not None:
-                history += [Turn(USER_NAME, text), Turn("SEL", reply, from_sel=True)]
-                trim_history(history, settings.history_limit)
+        await session.run(read_lines(stdin))
     finally:
         if owned:
-            await runtime.aclose()
+            await app.aclose()
     return 0
+
+
+class Session:
+    """One terminal conversation: reads lines, answers messages, runs slash commands."""
+
+    def __init__(self, app: App, stdout: TextIO, *, interactive: bool, history_limit: int) -> None:
+        self.app = app
+        self.stdout = stdout
+        self.interactive = interactive
+        self.history_limit = history_limit
+        self.history: list[Turn] = []
+
+    async def run(self, lines: asyncio.Queue[str | Exception]) -> None:
+        if self.interactive:
+            self.stdout.write("SEL terminal chat — type a message, /help for commands, /quit to leave.\n")
+        while True:
+            text = await self._next_line(lines)
+            if text is None:
+                return
+            if text.startswith("/"):
+                if text.split()[0] in ("/quit", "/exit"):
+                    return
+                self._print(await command(self.app, text))
+            elif text:
+                await self._message(text)
+
+    async def _next_line(self, lines: asyncio.Queue[str | Exception]) -> str | None:
+        """The next line, stripped; None at end of input."""
+        if self.interactive:
+            self.stdout.write("you> ")
+            self.stdout.flush()
+        line = await lines.get()
+        if isinstance(line, Exception):
+            raise InputError(f"cannot read the input any more ({line}); check what is piped into `sel chat`")
+        return line.strip() if line else None
+
+    async def _message(self, text: str) -> None:
+        try:
+            reply = await answer(self.app, text, self.history, self.stdout, self.interactive)
+        except SelError as err:
+            if not self.interactive:
+                raise  # piped: stop with the one-line error and a non-zero exit (see sel.cli)
+            # e.g. the coder model cannot be loaded: say so and keep chatting with what works.
+            self._print(f"\nsel: {render_error(err)}")
+            return
+        if reply is not None:
+            self.history += [Turn(USER_NAME, text), Turn("SEL", reply, from_sel=True)]
+            trim_history(self.history, self.history_limit)
+
+    def _print(self, text: str) -> None:
+        self.stdout.write(text + "\n")
+        self.stdout.flush()
 
 
 def read_lines(stdin: TextIO) -> asyncio.Queue[str | Exception]:
@@ -135,7 +155,7 @@ def line_reader(stdin: TextIO) -> Callable[[], str]:
     return lambda: binary.readline().decode(encoding, errors="replace")
 
 
-async def answer(runtime: Runtime, text: str, history: list[Turn], stdout: TextIO, interactive: bool) -> str | None:
+async def answer(app: App, text: str, history: list[Turn], stdout: TextIO, interactive: bool) -> str | None:
     """Send one line to the brain and print the streamed reply; returns the reply (SelError if a model fails)."""
     from sel.domain import IncomingMessage
 
@@ -147,7 +167,7 @@ async def answer(runtime: Runtime, text: str, history: list[Turn], stdout: TextI
         is_dm=True,
         created_at=time.time(),
     )
-    brain = runtime.brain
+    brain = app.brain
     decision = brain.decide(msg)
     if interactive:
         stdout.write("SEL> ")
@@ -170,10 +190,10 @@ async def answer(runtime: Runtime, text: str, history: list[Turn], stdout: TextI
     return reply
 
 
-def command(runtime: Runtime, text: str) -> str:
+async def command(app: App, text: str) -> str:
     """The output of one slash command."""
     name, _, argument = text.partition(" ")
-    brain = runtime.brain
+    brain = app.brain
     if name == "/mood":
         return brain.mood_report()
     if name == "/mode":
@@ -182,31 +202,29 @@ def command(runtime: Runtime, text: str) -> str:
         try:
             return f"mode: {brain.set_mode(argument).name}"
         except SelError as err:
-            return f"sel: {err}"
+            return f"sel: {render_error(err)}"
     if name == "/why":
         return brain.why(CONVERSATION)
     if name == "/status":
-        return status_text(runtime)
+        return status_text(await app.status())
     if name == "/help":
         return HELP
     return f"sel: unknown command {name}; {HELP}"
 
 
-def status_text(runtime: Runtime) -> str:
+def status_text(status: Status) -> str:
     """Mode, mood, counts and which model wrote the last reply."""
-    brain_status = runtime.brain.status()
-    engine_status = runtime.engine.status()
     lines = [
-        f"mode: {brain_status['mode']}  mood: {brain_status['mood']}",
-        f"replies: {brain_status['replies']}  memory: {'on' if brain_status['memory'] else 'off'}",
-        f"models loaded: {', '.join(engine_status['loaded']) or 'none'}  swaps: {engine_status['swaps']}",
+        f"mode: {status.mode}  mood: {status.mood}",
+        f"replies: {status.replies}  memory: {'on' if status.memory_on else 'off'}",
+        f"models loaded: {', '.join(map(str, status.loaded)) or 'none'}  swaps: {status.swaps}",
     ]
-    last = engine_status["last"]
+    last = status.last
     if last is not None:
         lines.append(
-            f"last reply: {last['slot']} slot, {last['model']}, {last['completion_tokens']} tokens, "
-            f"{last['tokens_per_second']} tokens/s; prompt {last['prompt_tokens']} tokens, "
-            f"{last['prefilled_tokens']} of them evaluated (the rest reused from the cache)"
+            f"last reply: {last.slot} slot, {Path(last.model_path).name}, {last.completion_tokens} tokens, "
+            f"{last.tokens_per_second:.1f} tokens/s; prompt {last.prompt_tokens} tokens, "
+            f"{last.prefilled_tokens} of them evaluated (the rest reused from the cache)"
         )
     return "\n".join(lines)
 

@@ -19,12 +19,12 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sel.config import Settings, check_gguf
+from sel.config import LlmSettings, check_gguf
 from sel.domain import GenerationStats
 from sel.errors import ModelError, SelError
 from sel.llm import kvstate
@@ -126,7 +126,7 @@ def gpu_offload_supported() -> bool:
 class Engine:
     """Streams replies from the GGUF models named by the slots."""
 
-    def __init__(self, settings: Settings, slots: Mapping[str, Path] | None = None) -> None:
+    def __init__(self, settings: LlmSettings, slots: Mapping[str, Path] | None = None) -> None:
         self.settings = settings
         if slots is None:
             slots = {"general": settings.general_model, "coder": settings.coder_model}
@@ -153,7 +153,7 @@ class Engine:
 
     async def stream(
         self, slot: str, plan: PromptPlan, *, conversation: str, max_tokens: int | None = None
-    ) -> AsyncIterator[str]:
+    ) -> AsyncGenerator[str, None]:
         """Yield the reply's text chunks as they are generated. Closing the iterator cancels."""
         if slot not in self.slots:
             raise ModelError(f"no model is configured for the {slot!r} slot")

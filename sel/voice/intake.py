@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import PurePath
 
-from sel.config import Settings
+from sel.config import VoiceSettings
 from sel.errors import InputError
 
 # Discord's MessageFlags.is_voice_message bit.
@@ -22,7 +22,7 @@ MEDIA_EXTENSIONS = frozenset(
 )
 
 
-def check_audio_limits(size_bytes: int, duration_secs: float | None, settings: Settings) -> None:
+def check_audio_limits(size_bytes: int, duration_secs: float | None, settings: VoiceSettings) -> None:
     """Raise InputError if audio of this size (and duration, when known) is over SEL's limits.
 
     Call it with the attachment's metadata before downloading, and again with the decoded

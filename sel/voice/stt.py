@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sel.config import Settings
+from sel.config import VoiceSettings
 from sel.errors import InputError, ModelError
 from sel.voice import audio
 from sel.voice.intake import check_audio_limits
@@ -61,7 +61,7 @@ def whisper_device(cuda_devices: int) -> tuple[str, str]:
 class SpeechToText:
     """A faster-whisper model (STT_MODEL). The model loads on first use (or :meth:`load`), in the calling thread."""
 
-    def __init__(self, settings: Settings, *, beam_size: int = 1) -> None:
+    def __init__(self, settings: VoiceSettings, *, beam_size: int = 1) -> None:
         # Greedy decoding (beam 1) keeps tiny.en at ~0.1 real-time factor on 2 cores with little loss.
         self.settings = settings
         self.model_dir = settings.resolve_stt_model()

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sel.config import Settings
+from sel.config import VoiceSettings
 from sel.errors import InputError, ModelError
 from sel.voice import audio
 
@@ -64,7 +64,7 @@ class TextToSpeech:
         self._lock = threading.Lock()
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> TextToSpeech:
+    def from_settings(cls, settings: VoiceSettings) -> TextToSpeech:
         """The voice PIPER_MODEL names (its config is the same path plus ".json")."""
         return cls(settings.piper_model)
 
