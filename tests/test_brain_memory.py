@@ -10,13 +10,9 @@ import pytest
 from sel.brain import Brain
 from sel.domain import IncomingMessage, PromptPlan
 from sel.llm.engine import Engine
-from sel.memory.store import (
-    CONSENT_GIVEN_HINT,
-    CONSENT_WITHDRAWN_HINT,
-    FORGOTTEN_HINT,
-    NOT_OPTED_IN_HINT,
-    MemoryStore,
-)
+from sel.memory.export import export_user
+from sel.memory.observe import CONSENT_GIVEN_HINT, CONSENT_WITHDRAWN_HINT, FORGOTTEN_HINT, NOT_OPTED_IN_HINT
+from sel.memory.store import MemoryStore
 
 
 class RecordingEngine:
@@ -116,7 +112,7 @@ async def test_an_opted_in_users_style_survives_a_restart_and_nobody_elses_does(
 
 
 def stored_texts(memory: MemoryStore, user_id: str) -> list[str]:
-    return [m["text"] for m in memory.export(user_id)["memories"]]
+    return [m["text"] for m in export_user(memory, user_id)["memories"]]
 
 
 async def test_consent_in_the_users_own_words_lets_facts_be_stored(parts):
@@ -156,12 +152,12 @@ async def test_asking_to_be_forgotten_erases_everything_for_good(parts, make_set
     await say(brain, message("bo", "my brother's name is Tom"))
     await say(brain, message("mia", "please forget everything you know about me"))
     assert FORGOTTEN_HINT in engine.plans[-1].late_note
-    exported = memory.export("id-mia")
+    exported = export_user(memory, "id-mia")
     assert (exported["consent"], exported["memories"], exported["profiles"]) == (False, [], {})
     assert brain.styles.get("id-mia").messages == 1, "only the erase request itself is in RAM, unstored"
     assert stored_texts(memory, "id-bo") == ["My brother's name is Tom"], "only mia is forgotten"
     settings = make_settings()
     memory.close()
     with MemoryStore.open(settings.data_dir, settings.embed_model) as reopened:
-        assert reopened.export("id-mia")["memories"] == [] and not reopened.has_consent("id-mia")
+        assert export_user(reopened, "id-mia")["memories"] == [] and not reopened.has_consent("id-mia")
         assert b"Ana" not in (settings.data_dir / "memory" / "journal.jsonl").read_bytes()

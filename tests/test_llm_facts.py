@@ -63,7 +63,7 @@ async def test_the_models_answer_becomes_the_speakers_facts_and_nothing_else(mak
         assert "Message: Ever since I moved here, tomatoes on the balcony keep me sane. Bob works nights." in seen
         assert "4821" not in seen.split("Facts:")[0], "the secret sentence was shown to the model"
         assert seen.split("Facts:\n- ")[1].startswith("I grow tomatoes"), "the extraction did not run on this prompt"
-        stored = [m["text"] for m in app.memory_store.export("1001")["memories"]]
+        stored = [m["text"] for m in (await app.export("1001"))["memories"]]
         # Bob's fact is his to share, the PIN is a secret, "none" is no fact, and the list ended before the pirate.
         assert stored == ["I grow tomatoes on my balcony"]
     finally:
@@ -77,7 +77,7 @@ async def test_no_model_call_for_someone_who_has_not_opted_in(make_settings, scr
         msg = IncomingMessage("1002", "bo", "dm-1002", MESSAGE, is_dm=True)
         await app.brain.listen(msg, app.brain.decide(msg))
         assert app.engine.status()["loaded"] == [], "the model read a message of someone who did not opt in"
-        assert app.memory_store.export("1002")["memories"] == []
+        assert (await app.export("1002"))["memories"] == []
     finally:
         await app.aclose()
 

@@ -21,9 +21,11 @@ from sel.config import DEFAULT_EMBED_DIR, default_models_dir
 from sel.domain import IncomingMessage
 from sel.llm.engine import Engine
 from sel.memory.embeddings import shared_embedder
+from sel.memory.export import export_user
+from sel.memory.observe import ALREADY_KNOWN_HINT, REMEMBERED_HINT, UPDATED_HINT
 from sel.memory.ranking import MIN_SIMILARITY
 from sel.memory.sameness import NEAR_DUPLICATE_SIMILARITY, same_fact
-from sel.memory.store import ALREADY_KNOWN_HINT, REMEMBERED_HINT, UPDATED_HINT, MemoryStore
+from sel.memory.store import MemoryStore
 
 EMBED_DIR = default_models_dir() / DEFAULT_EMBED_DIR
 T0 = 1_700_000_000.0
@@ -42,7 +44,7 @@ def store(tmp_path: Path):
 
 
 def exported(store: MemoryStore, user_id: str = "u1") -> list[dict]:
-    return store.export(user_id)["memories"]
+    return export_user(store, user_id)["memories"]
 
 
 # -- the rule, as a pure function ------------------------------------------------------------------

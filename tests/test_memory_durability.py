@@ -15,6 +15,7 @@ import pytest
 
 from sel.config import DEFAULT_EMBED_DIR, default_models_dir
 from sel.memory.embeddings import shared_embedder
+from sel.memory.export import export_user
 from sel.memory.store import MemoryStore
 
 EMBED_DIR = default_models_dir() / DEFAULT_EMBED_DIR
@@ -26,7 +27,7 @@ CHILD = textwrap.dedent(
     """
     import sys
     from pathlib import Path
-    from sel.memory.bench import generate_texts
+    from sel.cli.bench_memory import generate_texts
     from sel.memory.store import MemoryStore
 
     store = MemoryStore.open(Path(sys.argv[1]), Path(sys.argv[2]))
@@ -85,7 +86,7 @@ def run_child_and_kill(data_dir: Path, after_acks: int, extra_delay: float) -> l
 def test_sigkill_during_a_burst_loses_no_acknowledged_memory(tmp_path, after_acks, extra_delay):
     acked = run_child_and_kill(tmp_path, after_acks, extra_delay)
     with MemoryStore.open(tmp_path, EMBED_DIR) as store:
-        kept = {m["id"]: m["text"] for m in store.export("keeper")["memories"]}
+        kept = {m["id"]: m["text"] for m in export_user(store, "keeper")["memories"]}
         missing = [memory_id for memory_id in acked if memory_id not in kept]
         assert missing == [], f"{len(missing)} acknowledged memories lost after SIGKILL"
         assert len(set(acked)) >= 0.9 * len(acked), "the burst must write distinct memories, not update one"
@@ -129,7 +130,7 @@ def test_a_damaged_or_missing_index_is_rebuilt_from_the_records(tmp_path, caplog
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="sel.memory"), MemoryStore.open(tmp_path, EMBED_DIR) as store:
         assert "rebuilding" not in caplog.text, "the rebuilt index was saved"
-        assert len(store.export("u1")["memories"]) == len(facts)
+        assert len(export_user(store, "u1")["memories"]) == len(facts)
 
 
 def test_a_damaged_record_line_is_quarantined_and_the_rest_loads(tmp_path, caplog):
@@ -141,12 +142,12 @@ def test_a_damaged_record_line_is_quarantined_and_the_rest_loads(tmp_path, caplo
     journal.write_bytes(b"".join([lines[0], damaged, *lines[1:3], wrong_shape, *lines[3:]]))
     with caplog.at_level(logging.WARNING, logger="sel.memory"), MemoryStore.open(tmp_path, EMBED_DIR) as store:
         assert "line 2 is damaged" in caplog.text and "line 5 is damaged" in caplog.text
-        assert len(store.export("u1")["memories"]) == 4, "every good record still loads"
+        assert len(export_user(store, "u1")["memories"]) == 4, "every good record still loads"
         quarantine = (tmp_path / "memory" / "quarantine.jsonl").read_bytes()
         assert quarantine == damaged + wrong_shape, "damaged lines are kept byte for byte"
         store.add("u1", "I brew my own cider")
     with MemoryStore.open(tmp_path, EMBED_DIR) as store:
-        assert len(store.export("u1")["memories"]) == 5
+        assert len(export_user(store, "u1")["memories"]) == 5
         assert store.stats()["quarantined_lines"] == 2, "a line is quarantined once, not on every start"
 
 
@@ -158,7 +159,7 @@ def test_a_line_torn_by_a_crash_is_quarantined_and_later_appends_stay_readable(t
     with MemoryStore.open(tmp_path, EMBED_DIR) as store:
         store.add("u1", "I sail on weekends")
     with MemoryStore.open(tmp_path, EMBED_DIR) as store:
-        assert "I sail on weekends" in [m["text"] for m in store.export("u1")["memories"]]
+        assert "I sail on weekends" in [m["text"] for m in export_user(store, "u1")["memories"]]
         assert store.stats()["quarantined_lines"] == 1
 
 
@@ -176,4 +177,4 @@ def test_snapshot_files_not_named_by_the_index_description_are_removed(tmp_path)
     orphan.write_bytes(b"vectors of a save that died before it was committed")
     with MemoryStore.open(tmp_path, EMBED_DIR) as store:
         assert not orphan.exists()
-        assert len(store.export("u1")["memories"]) == 4
+        assert len(export_user(store, "u1")["memories"]) == 4

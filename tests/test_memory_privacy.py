@@ -15,6 +15,7 @@ from sel.config import DEFAULT_EMBED_DIR, default_models_dir
 from sel.errors import ConsentError
 from sel.memory.consent import read_consent
 from sel.memory.embeddings import shared_embedder
+from sel.memory.export import export_user
 from sel.memory.store import MemoryStore
 
 EMBED_DIR = default_models_dir() / DEFAULT_EMBED_DIR
@@ -113,11 +114,11 @@ def test_forget_leaves_no_trace_of_the_user_on_disk(tmp_path):
         store.add(USER, "I keep bees on the roof", hard=True)
         store.put_profile(USER, "style", {"signature": "Shellington says hi"})
         store.add(keep_user, keep_text)
-        labels = [m["label"] for m in store.export(USER)["memories"]]
-        user_vectors = store._index.vectors(labels)
+        labels = [m["label"] for m in export_user(store, USER)["memories"]]
+        user_vectors = store.index.vectors(labels)
         # hnswlib's own copy of each vector, byte for byte, to look for in its saved graph file.
-        graph_copies = [np.asarray(v, dtype=np.float32).tobytes()[:64] for v in store._index._hnsw.get_items(labels)]
-        stored_texts = [m["text"] for m in store.export(USER)["memories"]]
+        graph_copies = [np.asarray(v, dtype=np.float32).tobytes()[:64] for v in store.index._hnsw.get_items(labels)]
+        stored_texts = [m["text"] for m in export_user(store, USER)["memories"]]
         assert len(stored_texts) >= 8
     # A damaged log line that mentions the user ends up in quarantine on the next open.
     journal = tmp_path / "memory" / "journal.jsonl"
@@ -129,7 +130,7 @@ def test_forget_leaves_no_trace_of_the_user_on_disk(tmp_path):
         graph_before = b"".join(p.read_bytes() for p in (tmp_path / "memory" / "index").glob("graph-*.bin"))
         assert any(copy in graph_before for copy in graph_copies), "the search for vectors must be able to hit"
         store.forget(USER)
-        assert store.export(USER)["memories"] == [] and not store.has_consent(USER)
+        assert export_user(store, USER)["memories"] == [] and not store.has_consent(USER)
         assert [r.text for r in store.recall(keep_user, "what do I restore?")] == [keep_text]
     assert traces(tmp_path, [USER, *stored_texts, "Shellington", "Quimperl"]) == []
     # The vectors are gone too: no saved vector is (nearly) one of the user's embeddings.

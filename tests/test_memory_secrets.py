@@ -10,7 +10,7 @@ import pytest
 from sel.errors import InputError
 from sel.memory.extraction import extract_facts, is_secret, mentions_secret, without_secrets
 from sel.memory.import_format import read_import_file
-from sel.memory.secrets import secret_kind
+from sel.memory.secret_filter import secret_kind
 
 LABELLED = Path(__file__).parent / "data" / "secrets_labelled.jsonl"
 MAX_FALSE_ALARMS = 0.01

@@ -14,14 +14,15 @@ import pytest
 from sel.config import DEFAULT_EMBED_DIR, default_models_dir
 from sel.errors import ConsentError, InputError, ModelError
 from sel.memory.embeddings import shared_embedder
-from sel.memory.store import (
+from sel.memory.export import export_user
+from sel.memory.observe import (
     CONSENT_GIVEN_HINT,
     CONSENT_WITHDRAWN_HINT,
     FORGOTTEN_HINT,
     NOT_OPTED_IN_HINT,
     SECRET_NOT_KEPT_HINT,
-    MemoryStore,
 )
+from sel.memory.store import MemoryStore
 from sel.memory.store_lock import StoreInUseError
 
 EMBED_DIR = default_models_dir() / DEFAULT_EMBED_DIR
@@ -65,7 +66,7 @@ def reopen(store: MemoryStore, clock: Clock) -> MemoryStore:
 
 
 def texts(store: MemoryStore, user_id: str) -> list[str]:
-    return sorted(m["text"] for m in store.export(user_id)["memories"])
+    return sorted(m["text"] for m in export_user(store, user_id)["memories"])
 
 
 def test_consent_given_in_conversation_stores_the_facts_of_that_message(store):
@@ -80,7 +81,7 @@ def test_without_consent_facts_are_not_stored_and_a_request_explains_the_opt_in(
     result = store.observe("u1", "remember that my dog is called Rex")
     assert result.consent_changed is None and result.stored == []
     assert result.reply_hint == NOT_OPTED_IN_HINT
-    assert store.export("u1")["memories"] == []
+    assert export_user(store, "u1")["memories"] == []
     assert store.observe("u1", "my dog is called Rex").reply_hint == "", "only explicit requests get the hint"
 
 
@@ -105,7 +106,7 @@ def test_asking_to_be_forgotten_in_conversation_erases_everything_about_the_user
     store.observe("u2", "you can remember things about me. I live in Ghent.")
     result = store.observe("u1", "forget everything you know about me")
     assert result.consent_changed is False and result.forgotten and result.reply_hint == FORGOTTEN_HINT
-    exported = store.export("u1")
+    exported = export_user(store, "u1")
     assert (exported["memories"], exported["profiles"], exported["consent"], exported["last_seen"]) == (
         [],
         {},
@@ -237,12 +238,12 @@ def test_recall_never_returns_another_users_memory_even_when_theirs_match_better
     foods = ["lettuce", "strawberries", "kale", "worms", "dandelions", "tomatoes", "peas", "melon"]
     turtle_facts = [f"{n}'s turtle eats {f} on {d}" for n in names for f in foods for d in ("Mondays", "weekends")]
     store.add_many("b", turtle_facts)
-    assert len(store.export("b")["memories"]) >= 50, "b needs many close matches for the test to mean anything"
+    assert len(export_user(store, "b")["memories"]) >= 50, "b needs many close matches for the test to mean anything"
     for exact_fraction in (0.02, 0.0):  # the exact scan (a small share of the index) and the filtered graph search
-        store._index.exact_fraction = exact_fraction
+        store.index.exact_fraction = exact_fraction
         recalled = store.recall("a", "what does my turtle eat?", k=10, min_similarity=-1.0)
-        assert [r.text for r in recalled] == ["I collect stamps from Peru"], f"path {store._index.last_search_path}"
-    assert store._index.last_search_path == "graph"
+        assert [r.text for r in recalled] == ["I collect stamps from Peru"], f"path {store.index.last_search_path}"
+    assert store.index.last_search_path == "graph"
 
 
 def test_soft_memories_expire_fourteen_days_after_last_seen_and_hard_ones_stay(store, clock):
@@ -321,7 +322,7 @@ def test_import_is_all_or_nothing_and_names_the_bad_line(store, tmp_path):
         '{"text": "My daughter is called Ines", "hard": true, "created_at": "2021-05-01T10:00:00"}\n'
     )
     assert store.import_jsonl("u1", good).count("stored") == 2
-    exported = {m["text"]: m for m in store.export("u1")["memories"]}
+    exported = {m["text"]: m for m in export_user(store, "u1")["memories"]}
     assert exported["I grow tomatoes"]["tags"][0] == "garden"
     assert exported["I grow tomatoes"]["created_at"] == 1600000000
     assert exported["My daughter is called Ines"]["hard"] is True
@@ -331,7 +332,7 @@ def test_import_is_all_or_nothing_and_names_the_bad_line(store, tmp_path):
         store.import_jsonl("u1", bad)
     assert "bad.jsonl line 3" in str(err.value) and "hard" in str(err.value)
     assert "\n" not in str(err.value)
-    assert len(store.export("u1")["memories"]) == 2, "a bad line imports nothing"
+    assert len(export_user(store, "u1")["memories"]) == 2, "a bad line imports nothing"
     with pytest.raises(ConsentError):
         store.import_jsonl("nobody", good)
 
@@ -342,7 +343,7 @@ def test_export_holds_everything_about_the_user_and_nothing_about_others(store):
     store.add("u1", "I play the oboe", hard=True)
     store.add("u2", "I play the tuba")
     store.put_profile("u1", "style", {"emoji": 0.1})
-    exported = store.export("u1")
+    exported = export_user(store, "u1")
     assert exported["consent"] is True and exported["profiles"] == {"style": {"emoji": 0.1}}
     assert [m["text"] for m in exported["memories"]] == ["I play the oboe"]
     assert exported["memories"][0]["expires_at"] is None
@@ -372,7 +373,7 @@ def test_import_refuses_implausible_creation_times(store, tmp_path, created_at):
     bad.write_text(json.dumps({"text": "I have a cat named Tom", "created_at": created_at}) + "\n")
     with pytest.raises(InputError, match=r"future\.jsonl line 1: .*created_at.*between 2000 and now"):
         store.import_jsonl("u1", bad)
-    assert store.export("u1")["memories"] == []
+    assert export_user(store, "u1")["memories"] == []
 
 
 def test_the_memory_folders_are_private_to_the_owner_whatever_the_umask(tmp_path):

@@ -13,9 +13,11 @@ from PIL import Image
 
 from sel.config import DEFAULT_EMBED_DIR, default_models_dir
 from sel.memory.embeddings import shared_embedder
+from sel.memory.export import export_user
 from sel.memory.records import Memory
+from sel.memory.retention import SOFT_TTL_SECONDS
 from sel.memory.store import MemoryStore
-from sel.memory.svg import MAX_TITLE_CHARS, PALETTE, render_memory_map, xml_text
+from sel.memory.svg import MAX_TITLE_CHARS, PALETTE, memory_map, render_memory_map, xml_text
 
 EMBED_DIR = default_models_dir() / DEFAULT_EMBED_DIR
 SVG_NS = "{http://www.w3.org/2000/svg}"
@@ -44,7 +46,7 @@ def hostile_map(tmp_path_factory, embedder) -> str:
         store.set_consent("u<1>&", True)
         for i, text in enumerate(HOSTILE):
             store.add("u<1>&", text, tags=[["pets", "family", "<b>bold</b>"][i % 3]], hard=i == 0)
-        return store.svg("u<1>&")
+        return memory_map(store, "u<1>&")
 
 
 def titles(document: str) -> list[str]:
@@ -106,6 +108,23 @@ def test_an_empty_or_single_memory_map_still_renders():
     ET.fromstring(empty)
     single = render_memory_map([memory(0, "pets", NOW)], np.ones((1, 384), dtype=np.float32), now=NOW, title="one")
     assert titles(single) == ["memory 0"]
+
+
+def test_an_expired_memory_is_flagged_in_the_export_and_left_off_the_map(tmp_path, embedder):
+    now = [NOW]
+    with MemoryStore.open(tmp_path, EMBED_DIR, clock=lambda: now[0]) as store:
+        for user_id in ("u1", "u2"):
+            store.set_consent(user_id, True)
+        store.add("u1", "I am training for a marathon")
+        store.add("u1", "I am allergic to penicillin", hard=True)
+        store.add("u2", "I keep bees on my roof", hard=True)
+        now[0] += SOFT_TTL_SECONDS + 1  # the store's clock: neither the export nor the map is given a time
+        expired = {m["text"]: m["expired"] for m in export_user(store, "u1")["memories"]}
+        document = memory_map(store, "u1")
+    assert expired == {"I am training for a marathon": True, "I am allergic to penicillin": False}, (
+        "the export lists an expired memory, flagged, until the pruner deletes it"
+    )
+    assert titles(document) == ["I am allergic to penicillin"], "the map shows only u1's unexpired memories"
 
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="headless Chromium is not installed (apt-get install -y chromium)")

@@ -19,6 +19,7 @@ from sel.errors import ModelError
 
 if TYPE_CHECKING:
     import numpy as np
+    from fastembed import TextEmbedding
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +108,7 @@ def shared_embedder(model_dir: Path) -> Embedder:
         return embedder
 
 
-def _load(model_dir: Path, threads: int | None):  # -> fastembed.TextEmbedding
+def _load(model_dir: Path, threads: int | None) -> TextEmbedding:
     # fastembed consults the hub unless told it is offline; this machine has no hub to reach.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from fastembed import TextEmbedding

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sel.memory.consent import fold, split_sentences
-from sel.memory.secrets import secret_kind
+from sel.memory.secret_filter import secret_kind
 
 MAX_FACT_CHARS = 500
 
@@ -262,7 +262,8 @@ def is_secret(text: str) -> bool:
     """Whether the text holds a secret value (password, PIN, card number, key...): never stored.
 
     Secrets are never kept, even when the user asks: a memory store is the wrong place for them, and recall
-    could repeat one in a channel. A word alone is not a secret ("a spiderman pin"); see :mod:`sel.memory.secrets`.
+    could repeat one in a channel. A word alone is not a secret ("a spiderman pin");
+    see :mod:`sel.memory.secret_filter`.
     """
     return secret_kind(text) is not None
 

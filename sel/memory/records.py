@@ -185,6 +185,21 @@ class ObserveResult:
         return [o.memory for o in self.outcomes if o.action in ("stored", "updated")]
 
 
+@dataclass(frozen=True, slots=True)
+class UserRecords:
+    """Everything stored about one user, read at one moment: what an export or a memory map is made from.
+
+    ``consented_at`` is None without consent; ``memories`` are oldest first and include expired
+    soft memories the pruner has not deleted yet; ``profiles`` is a copy (kind -> data).
+    """
+
+    user_id: str
+    consented_at: float | None
+    last_seen: float | None
+    memories: tuple[Memory, ...]
+    profiles: dict[str, dict[str, Any]]
+
+
 def normalize_tags(tags: Any) -> tuple[str, ...]:
     """Lower-case, trimmed, de-duplicated tags in their first-seen order, capped in count and length."""
     out: list[str] = []

@@ -2,7 +2,7 @@
 
 * A card number: 13-19 digits starting with 2-6 (the card networks), unbroken or in groups of four
   (or Amex's 4-6-5), that passes the Luhn check. Unbroken runs of 17+ digits are left to a card word
-  (see :mod:`sel.memory.secrets`): in Discord they are user and message IDs far more often than cards.
+  (see :mod:`sel.memory.secret_filter`): in Discord they are user and message IDs far more often than cards.
 * A US social security number written 123-45-6789 (never-issued area and group numbers excluded).
 * An IBAN whose mod-97 check passes.
 * A key with a known prefix: sk-, ghp_, github_pat_, xoxb-, AKIA, AIza, glpat-, hf_, npm_, a JWT, a

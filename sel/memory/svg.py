@@ -155,5 +155,7 @@ def _first_tag(memory: Memory) -> str:
 
 
 def memory_map(store: MemoryStore, user_id: str, *, now: float | None = None) -> str:
-    """``user_id``'s memory map from ``store`` as an SVG document."""
-    return store.svg(user_id, now=now)
+    """``user_id``'s memory map from ``store`` as an SVG document (unexpired memories only; blocks)."""
+    now = store.clock() if now is None else now
+    memories, vectors = store.embedded_memories(user_id, now)
+    return render_memory_map(memories, vectors, now=now, title=f"Memories of {user_id}")

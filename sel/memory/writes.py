@@ -1,0 +1,169 @@
+"""Storing memories: where each new fact goes (new, an update of its slot, or a duplicate) and writing it.
+
+Every writer ends in :func:`store_drafts`: the texts are embedded outside the lock (the slow
+part), then, under the lock, consent is checked again, each fact is placed, and the log is
+fsync'd before it returns. Whether two texts state the same fact is sel.memory.sameness's call.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sel.memory.admission import checked_text
+from sel.memory.consent_book import consent_error, require_consent
+from sel.memory.core import STORE_BATCH, StoreCore
+from sel.memory.extraction import Fact, fact_from_text, keywords
+from sel.memory.import_format import read_import_file
+from sel.memory.records import ImportResult, Memory, Outcome, normalize_tags
+from sel.memory.sameness import same_fact
+from sel.memory.state import put_event
+
+if TYPE_CHECKING:
+    import numpy as np
+
+DUPLICATE_CANDIDATES = 8  # the user's nearest memories checked for being the same fact as a new one
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    """A memory about to be stored: text plus what the caller and the extractor know about it."""
+
+    text: str
+    tags: tuple[str, ...]
+    hard: bool
+    slot: str | None
+    created_at: float | None = None
+
+
+def draft(fact: Fact, tags: Iterable[str], *, created_at: float | None = None) -> Draft:
+    """``fact`` ready to store, tagged with the caller's tags, its topic and its keywords."""
+    all_tags = normalize_tags([*tags, fact.topic, *keywords(fact.text)])
+    return Draft(fact.text, all_tags, fact.hard, fact.slot, created_at)
+
+
+def add(core: StoreCore, user_id: str, text: str, tags: Sequence[str], hard: bool, now: float) -> Outcome:
+    """Store ``text`` as given; ConsentError without consent, InputError for text that cannot be a memory."""
+    text = checked_text(text)
+    require_consent(core, user_id)
+    return store_drafts(core, user_id, [draft(fact_from_text(text, hard=hard), tags)], now, require_consent=True)[0]
+
+
+def add_many(core: StoreCore, user_id: str, texts: Sequence[str], tags: Sequence[str], now: float) -> list[Outcome]:
+    """Store several texts in one batch (one embedding pass, one fsync); ConsentError without consent."""
+    require_consent(core, user_id)
+    drafts = [draft(fact_from_text(checked_text(text)), tags) for text in texts]
+    return store_drafts(core, user_id, drafts, now, require_consent=True)
+
+
+def import_jsonl(core: StoreCore, user_id: str, path: Path, *, skip_refused: bool, now: float) -> ImportResult:
+    """Store every memory in a JSON-lines file (see sel.memory.import_format), in batches."""
+    require_consent(core, user_id)
+    checked = read_import_file(path, skip_refused=skip_refused)
+    outcomes: list[Outcome] = []
+    for start in range(0, len(checked.items), STORE_BATCH):
+        drafts = [
+            draft(fact_from_text(item.text, hard=item.hard), item.tags, created_at=item.created_at)
+            for item in checked.items[start : start + STORE_BATCH]
+        ]
+        outcomes += store_drafts(core, user_id, drafts, now, require_consent=True)
+    return ImportResult(checked.lines, tuple(outcomes), tuple(checked.refused))
+
+
+def store_drafts(
+    core: StoreCore, user_id: str, drafts: list[Draft], now: float, *, require_consent: bool
+) -> list[Outcome]:
+    """Place and write ``drafts``; durable when this returns.
+
+    If consent was withdrawn while embedding: ConsentError with ``require_consent``, else nothing stored.
+    """
+    vectors = core.embed([d.text for d in drafts])  # outside the lock: the slow part
+    with core.lock:
+        core.check_open()
+        if user_id not in core.state.consent:
+            if require_consent:
+                raise consent_error(user_id)
+            return []  # consent was withdrawn while we were embedding
+        outcomes: list[Outcome] = []
+        written = 0
+        try:
+            for one, vector in zip(drafts, vectors, strict=True):
+                outcome = _placed(core, user_id, one, vector, now)
+                outcomes.append(outcome)
+                written += _write(core, outcome, vector)
+        finally:
+            core.journal.sync()
+        core.changed(written)
+        return outcomes
+
+
+def _write(core: StoreCore, outcome: Outcome, vector: np.ndarray) -> int:
+    """Log and apply one outcome (not yet fsync'd); 1 if it changed anything, else 0."""
+    memory = outcome.memory
+    if memory == core.state.memories.get(memory.id):
+        return 0  # a duplicate that adds nothing: nothing to write
+    core.journal.write([put_event(memory)])
+    core.state.put(memory)
+    if outcome.action != "duplicate":  # a duplicate keeps its text, so its vector stays
+        core.index.put([memory.label], vector)
+    return 1
+
+
+def _placed(core: StoreCore, user_id: str, new: Draft, vector: np.ndarray, now: float) -> Outcome:
+    """What ``new`` becomes: an update of the memory in its slot, a duplicate of a kept memory, or a new one."""
+    state = core.state
+    same_slot = state.by_slot.get((user_id, new.slot)) if new.slot else None
+    if same_slot is not None:
+        existing = state.memories[same_slot]
+        cosine = float(core.index.vectors([existing.label])[0] @ vector)
+        if same_fact(new.text, existing.text, cosine):
+            return Outcome("duplicate", _repeated(existing, new, now))
+        # A newer, different fact in the same slot: it replaces the old one ("I moved to Berlin").
+        updated = existing.revised(
+            text=new.text,
+            tags=new.tags,
+            hard=new.hard or existing.hard,
+            created_at=new.created_at or now,
+            updated_at=now,
+        )
+        return Outcome("updated", updated, previous_text=existing.text)
+    duplicate = _duplicate_of(core, user_id, new, vector)
+    if duplicate is not None:
+        return Outcome("duplicate", _repeated(duplicate, new, now))
+    return Outcome("stored", _new_memory(core, user_id, new, now))
+
+
+def _duplicate_of(core: StoreCore, user_id: str, new: Draft, vector: np.ndarray) -> Memory | None:
+    """The user's memory that already states ``new``'s fact, if any (the nearest few are checked)."""
+    labels = core.state.labels_by_user.get(user_id, set())
+    for label, cosine in core.index.search(vector, labels, k=DUPLICATE_CANDIDATES):
+        existing = core.state.memory_at(label)
+        if existing.slot and new.slot and existing.slot != new.slot:
+            continue  # "my cat is called Tom" / "my dog is called Tom": about different things
+        if same_fact(new.text, existing.text, cosine):
+            return existing
+    return None
+
+
+def _new_memory(core: StoreCore, user_id: str, new: Draft, now: float) -> Memory:
+    return Memory(
+        id=secrets.token_hex(8),
+        user_id=user_id,
+        text=new.text,
+        tags=new.tags,
+        hard=new.hard,
+        created_at=new.created_at or now,
+        updated_at=now,
+        label=core.state.allocate_label(),
+        slot=new.slot,
+    )
+
+
+def _repeated(existing: Memory, new: Draft, now: float) -> Memory:
+    """The memory after its fact was said again: unchanged, unless the repeat asks for it to be permanent."""
+    if existing.hard or not new.hard:
+        return existing
+    return existing.revised(hard=True, updated_at=now)
