@@ -31,7 +31,7 @@ def default_models_dir() -> Path:
     return Path.cwd() / "models"
 
 
-# File names the bundled models are written to under the models directory (see sel.models).
+# File names the bundled models are written to under the models directory (see sel.cli.models).
 DEFAULT_GGUF = "gemma-3-270m-Q4_K_M.gguf"
 DEFAULT_EMBED_DIR = "all-MiniLM-L6-v2-int8"
 DEFAULT_STT = "tiny.en"

@@ -18,9 +18,12 @@ from pathlib import Path
 
 import pytest
 
+from sel.app import open_app
 from sel.cli import main
+from sel.cli.doctor import run_checks
+from sel.cli.models import install_default_models
+from sel.cli.voice import MAX_SAY_CHARS, register
 from sel.config import Settings, load_settings, read_environment
-from sel.doctor import run_checks
 from sel.domain import PromptPlan, Turn
 from sel.errors import ConfigError, InputError
 from sel.frontends.terminal import chat
@@ -28,9 +31,6 @@ from sel.llm.engine import Engine
 from sel.llm.gguf_header import architecture
 from sel.memory.records import Memory
 from sel.memory.state import LABEL_ROOM, MemoryState, put_event
-from sel.models import install_default_models
-from sel.runtime import open_runtime
-from sel.voice.commands import MAX_SAY_CHARS, register
 
 HANG_GUARD_SECONDS = 300  # far beyond any run on a loaded machine: reaching it means SEL waits forever
 
@@ -97,13 +97,13 @@ class BrokenStdin(io.TextIOBase):
 
 
 async def test_a_failing_stdin_ends_the_chat_with_one_error_instead_of_waiting(make_settings) -> None:
-    runtime = open_runtime(make_settings(), with_memory=False)
+    app = open_app(make_settings(), with_memory=False)
     try:
-        conversation = chat(runtime.settings, BrokenStdin(), io.StringIO(), runtime)
+        conversation = chat(app.settings, BrokenStdin(), io.StringIO(), app)
         with pytest.raises(InputError, match=r"cannot read the input any more \(.*Input/output error\)"):
             await asyncio.wait_for(conversation, HANG_GUARD_SECONDS)
     finally:
-        await runtime.aclose()
+        await app.aclose()
 
 
 async def test_the_engine_tokenizes_text_holding_an_undecodable_byte(make_settings) -> None:

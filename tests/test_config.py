@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -120,14 +118,33 @@ def test_token_never_appears_in_config_doctor_or_debug_output(tmp_path: Path) ->
     assert "(set, hidden)" in result.stdout and token not in result.stdout
 
 
-def test_help_and_config_start_without_heavy_imports(tmp_path: Path) -> None:
-    code = (
-        "import sys; from sel.cli import main; main(['config']);"
-        "heavy = [m for m in ('llama_cpp', 'numpy', 'discord', 'fastembed', 'faster_whisper', 'piper', 'hnswlib')"
-        " if m in sys.modules]; print('HEAVY', heavy)"
-    )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=60)
-    assert "HEAVY []" in result.stdout, result.stdout + result.stderr
+HEAVY_MODULES = (
+    "llama_cpp",
+    "numpy",
+    "discord",
+    "fastembed",
+    "faster_whisper",
+    "piper",
+    "hnswlib",
+    "av",
+    "onnxruntime",
+)
+
+
+def imported_modules(importtime_report: str) -> set[str]:
+    """Every module named in a `python -X importtime` report (its last column)."""
+    lines = [line for line in importtime_report.splitlines() if line.startswith("import time:")]
+    return {line.rsplit("|", 1)[-1].strip() for line in lines[1:]}  # the first line is the header
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["config"], ["memory", "--help"]], ids=" ".join)
+def test_help_and_config_start_without_heavy_imports(tmp_path: Path, argv: list[str]) -> None:
+    result = run_sel(*argv, env={"PYTHONPROFILEIMPORTTIME": "1", "SEL_DATA_DIR": str(tmp_path)}, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    imported = imported_modules(result.stderr)
+    assert "sel.cli" in imported, "the report should list the modules `sel` imported"
+    heavy = sorted(m for m in imported if m.split(".")[0] in HEAVY_MODULES)
+    assert not heavy, f"`sel {' '.join(argv)}` imported heavy modules it does not need: {heavy}"
 
 
 def test_discord_start_failure_is_one_line_and_never_shows_the_token(tmp_path: Path, tiny_models) -> None:

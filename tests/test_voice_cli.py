@@ -10,9 +10,9 @@ from pathlib import Path
 import av
 import pytest
 
+from sel.cli.voice import register
 from sel.config import Settings, load_settings
 from sel.errors import InputError
-from sel.voice.commands import register
 from sel.voice.wer import word_error_rate
 
 pytestmark = pytest.mark.slow

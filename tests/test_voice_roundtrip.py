@@ -15,11 +15,11 @@ import discord
 import numpy as np
 import pytest
 
+from sel.cli.bench_voice import voice_bench
 from sel.config import Settings, load_settings
 from sel.errors import InputError, ModelError
+from sel.frontends.discord.speech_source import SpeechSource
 from sel.voice import audio
-from sel.voice.bench import voice_bench
-from sel.voice.source import SpeechSource
 from sel.voice.stt import SpeechToText, Transcript
 from sel.voice.tts import Speech, TextToSpeech
 from sel.voice.voice_message import voice_message_from_text
@@ -185,7 +185,7 @@ def test_speech_source_plays_exact_20ms_frames_covering_the_clip(hello: Speech) 
 
 
 def test_speech_source_frames_still_carry_the_words(hello: Speech, stt: SpeechToText) -> None:
-    pcm = np.frombuffer(b"".join(hello.discord_frames()), dtype="<i2").reshape(-1, 2)
+    pcm = np.frombuffer(b"".join(hello.frames_48k_stereo()), dtype="<i2").reshape(-1, 2)
     assert np.array_equal(pcm[:, 0], pcm[:, 1])
     mono16k = audio.whisper_samples(np.ascontiguousarray(pcm[:, 0]), 48000)
     assert_heard("Hello there. I hope you are having a good day.", stt.transcribe_samples(mono16k))
@@ -271,7 +271,7 @@ async def test_voice_bench_reports_rates_and_latency(settings: Settings, tts: Te
         await asyncio.sleep(0.05)
         return 0.05
 
-    result = await voice_bench(settings, first_token, tts=tts, stt=stt)
+    result = await voice_bench(settings.voice, first_token, tts=tts, stt=stt)
     assert result["voice_message_seconds"] == pytest.approx(5.0, abs=0.05)
     for key in ("tts_rtf", "stt_rtf", "voice_message_to_transcript_s"):
         assert result[key] > 0, f"{key} should be a measured time, got {result[key]}"

@@ -13,8 +13,8 @@ import pytest
 
 from sel.config import load_settings
 from sel.errors import InputError
+from sel.frontends.discord.voice_support import FIX_DAVEY, FIX_OPUS, FIX_PYNACL, missing_voice_parts, voice_support
 from sel.voice import audio
-from sel.voice.deps import FIX_DAVEY, FIX_OPUS, FIX_PYNACL, missing_voice_parts, voice_support
 from sel.voice.intake import check_audio_limits, is_media_attachment, is_voice_message
 from sel.voice.stt import whisper_device
 from sel.voice.voice_message import waveform_base64
@@ -177,7 +177,7 @@ def test_this_machine_has_everything_discord_voice_needs() -> None:
 
 def test_importing_the_voice_commands_loads_no_heavy_module() -> None:
     heavy = ("numpy", "av", "piper", "faster_whisper", "ctranslate2", "onnxruntime", "discord")
-    code = f"import sys, sel.voice.commands; print(','.join(m for m in {heavy!r} if m in sys.modules))"
+    code = f"import sys, sel.cli.voice; print(','.join(m for m in {heavy!r} if m in sys.modules))"
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert loaded == "", f"`sel --help` would pay for importing {loaded}"
 

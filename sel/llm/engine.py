@@ -98,7 +98,7 @@ def _llama_class() -> type:
 
 
 @functools.cache
-def _route_llama_logs() -> None:
+def route_llama_logs() -> None:
     """Send llama.cpp's own log lines to Python logging (debug), not straight to stderr."""
     import ctypes
 
@@ -114,7 +114,7 @@ def _route_llama_logs() -> None:
             llama_log.log(logging.WARNING if level == 4 else logging.DEBUG, "%s", message)
 
     llama_cpp.llama_log_set(forward, ctypes.c_void_p(0))
-    _route_llama_logs.callback = forward  # type: ignore[attr-defined]  # keep it alive: C holds a raw pointer
+    route_llama_logs.callback = forward  # type: ignore[attr-defined]  # keep it alive: C holds a raw pointer
 
 
 def gpu_offload_supported() -> bool:
@@ -277,7 +277,7 @@ class Engine:
         import llama_cpp
 
         check_gguf(SLOT_VARIABLES.get(slot, slot), path)
-        _route_llama_logs()
+        route_llama_logs()
         kwargs: dict[str, Any] = {
             "model_path": str(path),
             "n_ctx": self.settings.ctx,
@@ -322,7 +322,7 @@ class Engine:
                 ) from None
         self.last_load_seconds = time.perf_counter() - started
         log.info("loaded %s for slot %s in %.2fs", path.name, slot, self.last_load_seconds)
-        return _Resident(path=path, llm=llm, fmt=_format_for(llm))
+        return _Resident(path=path, llm=llm, fmt=prompt_format_for(llm))
 
     def _unload(self, resident: _Resident) -> None:
         self._park(resident)
@@ -507,7 +507,7 @@ def trim_partial_stop(text: str, stops: tuple[str, ...]) -> str:
     return text
 
 
-def _format_for(llm: Any) -> PromptFormat:
+def prompt_format_for(llm: Any) -> PromptFormat:
     """The model's chat template if its GGUF has one, else the multi-user transcript."""
     template = llm.metadata.get("tokenizer.chat_template")
     if not template:

@@ -7,15 +7,21 @@ than real time). Targets on 2 CPU cores with tiny.en int8: TTS <= 0.1, STT <= 0.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
-from sel.config import Settings
+from sel.config import Settings, VoiceSettings
+from sel.domain import IncomingMessage
 from sel.voice import audio
 from sel.voice.stt import SpeechToText
 from sel.voice.tts import Speech, TextToSpeech
 from sel.voice.wer import word_error_rate
+
+if TYPE_CHECKING:
+    from sel.app import App
 
 TTS_TARGET_RTF = 0.1
 STT_TARGET_RTF = 0.2
@@ -32,19 +38,37 @@ VOICE_MESSAGE_TEXT = "Hey, are you around tonight? I wanted to ask you about the
 FirstToken = Callable[[str], Awaitable[float]]
 
 
-def run_voice_bench(
-    settings: Settings,
-    first_token: FirstToken | None = None,
-    *,
-    tts: TextToSpeech | None = None,
-    stt: SpeechToText | None = None,
-) -> dict[str, Any]:
-    """Run :func:`voice_bench` on a fresh event loop; call it from synchronous code (e.g. `sel bench`)."""
-    return asyncio.run(voice_bench(settings, first_token, tts=tts, stt=stt))
+def run_voice_bench(settings: Settings) -> dict[str, Any]:
+    """`sel bench voice`: the voice figures, extended to the first token of SEL's reply to the voice message."""
+    return asyncio.run(_voice_bench_with_reply(settings))
+
+
+async def _voice_bench_with_reply(settings: Settings) -> dict[str, Any]:
+    from sel.app import open_app
+
+    app = await asyncio.to_thread(open_app, settings, with_memory=False)
+    try:
+        await app.warm_up()  # a running bot has its general model loaded and warm
+        return await voice_bench(settings.voice, partial(_first_token, app))
+    finally:
+        # Only the models are freed, not app.aclose(): the bench leaves SEL's saved mood as it was.
+        await asyncio.to_thread(app.engine.close)
+
+
+async def _first_token(app: App, text: str) -> float:
+    """Seconds from SEL deciding on a DM saying ``text`` to the first chunk of its reply."""
+    started = time.perf_counter()
+    msg = IncomingMessage("bench", "bench", "bench-dm", text, is_dm=True, created_at=time.time())
+    decision = app.brain.decide(msg)
+    # Closing the reply after its first chunk cancels the rest of the generation.
+    async with contextlib.aclosing(app.brain.respond(msg, (), decision)) as reply:
+        async for _chunk in reply:
+            break
+    return time.perf_counter() - started
 
 
 async def voice_bench(
-    settings: Settings,
+    settings: VoiceSettings,
     first_token: FirstToken | None = None,
     *,
     tts: TextToSpeech | None = None,

@@ -1,6 +1,5 @@
-"""The `sel say` and `sel transcribe` subcommands, on the same code paths the Discord frontend uses.
+"""`sel say` and `sel transcribe`: the voice backends (Piper, faster-whisper) the Discord frontend also uses.
 
-sel/cli.py calls :func:`register` with its subparsers, then ``args.func(args, settings)``.
 Heavy modules load inside the handlers, so `sel --help` stays instant.
 """
 
@@ -19,7 +18,7 @@ SPEECH_FORMATS = {".wav": "WAV", ".ogg": "ogg/opus", ".opus": "ogg/opus"}
 MAX_SAY_CHARS = 2000
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the `say` and `transcribe` subcommands."""
     say = subparsers.add_parser(
         "say",
@@ -56,6 +55,18 @@ def say_command(args: argparse.Namespace, settings: Settings) -> int:
     text = " ".join(args.text)
     if len(text) > MAX_SAY_CHARS:
         raise InputError(f"the text is {len(text)} characters; `sel say` speaks at most {MAX_SAY_CHARS}, so split it")
+    kind = _speech_format(output)
+    speech = TextToSpeech.from_settings(settings.voice).synthesize(text)
+    try:
+        write_atomically(output, speech.wav() if kind == "WAV" else speech.ogg_opus())
+    except OSError as err:
+        raise InputError(f"cannot write {output} ({err.strerror or err}); choose a writable path with -o") from None
+    print(f"wrote {replace_undecodable(str(output))} ({kind}, {speech.duration:.1f} s)")
+    return 0
+
+
+def _speech_format(output: Path) -> str:
+    """The format `sel say` writes to ``output`` ("WAV" or "ogg/opus"); InputError if it cannot."""
     kind = SPEECH_FORMATS.get(output.suffix.lower())
     if kind is None:
         raise InputError(f"{output}: unknown audio format; name the output .wav, .ogg or .opus")
@@ -63,13 +74,7 @@ def say_command(args: argparse.Namespace, settings: Settings) -> int:
         raise InputError(f"{output} is a folder; give a file to write with -o, e.g. {output}/speech{output.suffix}")
     if not output.parent.is_dir():
         raise InputError(f"{output}: the folder {output.parent} does not exist; create it or write elsewhere")
-    speech = TextToSpeech.from_settings(settings).synthesize(text)
-    try:
-        write_atomically(output, speech.wav() if kind == "WAV" else speech.ogg_opus())
-    except OSError as err:
-        raise InputError(f"cannot write {output} ({err.strerror or err}); choose a writable path with -o") from None
-    print(f"wrote {replace_undecodable(str(output))} ({kind}, {speech.duration:.1f} s)")
-    return 0
+    return kind
 
 
 def transcribe_command(args: argparse.Namespace, settings: Settings) -> int:
@@ -83,7 +88,7 @@ def transcribe_command(args: argparse.Namespace, settings: Settings) -> int:
         raise InputError(f"{path} is a folder; give an audio or video file")
     if not path.is_file():
         raise InputError(f"{path} is not a regular file (a device, pipe or socket); give an audio or video file")
-    transcript = SpeechToText(settings).transcribe(path)
+    transcript = SpeechToText(settings.voice).transcribe(path)
     if args.json:
         print(json.dumps(transcript.to_dict(), ensure_ascii=False))
     else:

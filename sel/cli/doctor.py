@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
+import argparse
 import importlib.metadata
+import json
 import os
 import platform
 import struct
@@ -12,7 +13,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from sel.config import Settings, check_gguf
-from sel.errors import ModelError
+from sel.errors import ModelError, render_error
 
 
 @dataclass(frozen=True)
@@ -27,20 +28,41 @@ class Check:
         return asdict(self)
 
 
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `doctor`."""
+    doctor = subparsers.add_parser("doctor", help="check the environment, models and optional libraries")
+    doctor.add_argument("--json", action="store_true", help="print JSON")
+    doctor.set_defaults(func=doctor_command)
+
+
+def doctor_command(args: argparse.Namespace, settings: Settings) -> int:
+    """Print every check; exit 1 when something required is missing."""
+    checks = run_checks(settings)
+    if args.json:
+        print(json.dumps([c.as_dict() for c in checks], indent=2))
+    else:
+        width = max(len(c.name) for c in checks)
+        for c in checks:
+            line = f"{c.status:<7} {c.name:<{width}}  {c.detail}"
+            if c.fix and c.status != "OK":
+                line += f"  -> {c.fix}"
+            print(line)
+    return 0 if all(c.status != "MISSING" or not c.required for c in checks) else 1
+
+
 def run_checks(settings: Settings) -> list[Check]:
-    checks = [_python(), *_llama(), *_gguf_models(settings), _embedder(settings), _stt(settings), _piper(settings)]
-    checks += _voice()
-    checks.append(_data_dir(settings.data_dir))
-    checks.append(
-        Check(
-            "discord token",
-            "OK" if settings.discord_token else "INFO",
-            "set (hidden)" if settings.discord_token else "not set: `make run` starts the terminal chat",
-            "put DISCORD_TOKEN=... in .env to run the Discord bot",
-            required=False,
-        )
-    )
-    return checks
+    """Every check, in the order `sel doctor` prints them."""
+    return [
+        _python(),
+        *_llama(),
+        *_gguf_models(settings),
+        _embedder(settings),
+        _stt(settings),
+        _piper(settings),
+        *_voice(),
+        _data_dir(settings.data_dir),
+        _discord_token(settings),
+    ]
 
 
 def _python() -> Check:
@@ -82,20 +104,21 @@ def _gguf_models(settings: Settings) -> list[Check]:
     if settings.vision_model is not None and settings.vision_mmproj is not None:
         slots["vision"] = ("SEL_VISION_MODEL", settings.vision_model)
         slots["vision mmproj"] = ("SEL_VISION_MMPROJ", settings.vision_mmproj)
-    checks = []
-    for slot, (variable, path) in slots.items():
-        try:
-            check_gguf(variable, path)
-            detail = f"{path} ({path.stat().st_size / 1e6:.0f} MB)"
-            loadable, summary = _projector_summary(path) if slot == "vision mmproj" else _gguf_summary(path)
-            if loadable:
-                checks.append(Check(f"{slot} model", "OK", f"{detail}, {summary}"))
-            else:
-                fix = f"re-download it, or point {variable} at a GGUF this llama-cpp-python supports"
-                checks.append(Check(f"{slot} model", "MISSING", f"{detail}: {summary}", fix))
-        except ModelError as err:
-            checks.append(Check(f"{slot} model", "MISSING", str(err).split(";")[0], str(err).split("; ", 1)[-1]))
-    return checks
+    return [_gguf_model(slot, variable, path) for slot, (variable, path) in slots.items()]
+
+
+def _gguf_model(slot: str, variable: str, path: Path) -> Check:
+    try:
+        check_gguf(variable, path)
+    except ModelError as err:
+        message = render_error(err)  # "what is wrong; how to fix it"
+        return Check(f"{slot} model", "MISSING", message.split(";")[0], message.split("; ", 1)[-1])
+    detail = f"{path} ({path.stat().st_size / 1e6:.0f} MB)"
+    loadable, summary = _projector_summary(path) if slot == "vision mmproj" else _gguf_summary(path)
+    if loadable:
+        return Check(f"{slot} model", "OK", f"{detail}, {summary}")
+    fix = f"re-download it, or point {variable} at a GGUF this llama-cpp-python supports"
+    return Check(f"{slot} model", "MISSING", f"{detail}: {summary}", fix)
 
 
 def _projector_summary(path: Path) -> tuple[bool, str]:
@@ -117,9 +140,9 @@ def _gguf_summary(path: Path) -> tuple[bool, str]:
     """(loadable, summary). Loads only the vocabulary: llama.cpp parses the file without the weights' cost."""
     from llama_cpp import Llama
 
-    from sel.llm.engine import _route_llama_logs
+    from sel.llm.engine import route_llama_logs
 
-    _route_llama_logs()
+    route_llama_logs()
     try:
         llm = Llama(model_path=str(path), vocab_only=True, verbose=False)
     except (ValueError, RuntimeError) as err:
@@ -174,16 +197,24 @@ def _setup_fix(variable: str) -> str:
 
 
 def _voice() -> list[Check]:
-    try:
-        deps = importlib.import_module("sel.voice.deps")
-    except ModuleNotFoundError:
-        return []
-    problems: list[str] = deps.voice_support()
+    from sel.frontends.discord.voice_support import voice_support
+
+    problems = voice_support()
     if not problems:
         return [Check("discord voice", "OK", "PyNaCl, davey and libopus found", required=False)]
     return [
         Check("discord voice", "MISSING", p.split(": ", 1)[0], p.split(": ", 1)[-1], required=False) for p in problems
     ]
+
+
+def _discord_token(settings: Settings) -> Check:
+    return Check(
+        "discord token",
+        "OK" if settings.discord_token else "INFO",
+        "set (hidden)" if settings.discord_token else "not set: `make run` starts the terminal chat",
+        "put DISCORD_TOKEN=... in .env to run the Discord bot",
+        required=False,
+    )
 
 
 def _data_dir(path: Path) -> Check:
