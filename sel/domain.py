@@ -142,6 +142,18 @@ class Decision:
 # -- generation ---------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Thought:
+    """Reasoning a model wrote before its answer (``<think>…</think>``, ``reasoning_content``).
+
+    Engines yield it beside the reply's text so it is never posted as the reply; a frontend may
+    show it collapsed (a spoiler) when the owner asks for that.
+    """
+
+    text: str
+
+
+
 @dataclass
 class GenerationStats:
     """What happened in one generation; the frontends show parts of it (`status`)."""
