@@ -12,11 +12,11 @@ from typing import Any
 import discord
 import pytest
 
+from sel.app import open_app
 from sel.config import Settings
 from sel.domain import PromptPlan
-from sel.frontends.discord_bot import SelBot
-from sel.frontends.discord_stream import MARKER
-from sel.runtime import open_runtime
+from sel.frontends.discord.bot import SelBot
+from sel.frontends.discord.stream import MARKER
 from tests.standin.server import DiscordStandin
 
 
@@ -28,9 +28,9 @@ async def sel_env(standin: DiscordStandin, make_settings: Callable[..., Settings
     async def start(*, clock: Callable[[], float] = time.time, **env: str) -> SelBot:
         env = {"DISCORD_TOKEN": standin.token, "SEL_MAX_NEW_TOKENS": "16", **env}
         settings = make_settings(**env)
-        runtime = await asyncio.to_thread(open_runtime, settings)
-        stack.push_async_callback(runtime.aclose)
-        bot = SelBot(settings, runtime, clock=clock, **standin.client_options())
+        app = await asyncio.to_thread(open_app, settings)
+        stack.push_async_callback(app.aclose)
+        bot = SelBot(app, settings.discord, clock=clock, **standin.client_options())
         HandledMessages.install(bot, standin)
         await stack.enter_async_context(standin.running(bot))
         return bot
@@ -76,7 +76,7 @@ async def slash(standin: DiscordStandin, author: Any, sub: str, **options: Any) 
 
 
 class HandledMessages:
-    """Wraps ``SelBot.on_message`` to note each message whose handling has finished.
+    """Wraps the conversation Cog's ``on_message`` to note each message whose handling has finished.
 
     discord.py runs every gateway event in its own task, so a later message can be answered
     while an earlier one is still being handled (for instance while SEL reads the channel's
@@ -93,17 +93,19 @@ class HandledMessages:
 
     @classmethod
     def install(cls, bot: SelBot, standin: DiscordStandin) -> HandledMessages:
-        tracker = cls(bot.on_message, standin.notify)
-        bot.on_message = tracker  # type: ignore[method-assign]  # discord.py looks the handler up on the instance
+        """Call before the bot starts: adding the Cog registers the listener it finds on the instance."""
+        cog = bot.conversation
+        tracker = cls(cog.on_message, standin.notify)
+        cog.on_message = tracker.handle  # type: ignore[method-assign]
         return tracker
 
     @staticmethod
     def of(bot: SelBot) -> HandledMessages:
-        tracker = bot.on_message
+        tracker = getattr(bot.conversation.on_message, "__self__", None)
         assert isinstance(tracker, HandledMessages), "start the bot with the sel_env fixture"
         return tracker
 
-    async def __call__(self, message: discord.Message) -> None:
+    async def handle(self, message: discord.Message) -> None:
         try:
             await self.handler(message)
         except BaseException as err:
@@ -132,8 +134,9 @@ async def assert_silent_after(standin: DiscordStandin, bot: SelBot, *sent: dict[
     """
     await handled(standin, bot, *sent)
     channels = {int(s["channel_id"]) for s in sent}
+    lanes = bot.conversation.lanes
     await standin.wait_for(
-        lambda: not channels & (bot.lanes.running.keys() | bot.lanes.pending.keys()),
+        lambda: not channels & (lanes.running.keys() | lanes.pending.keys()),
         60,
         what="a reply SEL queued for a message it should have ignored to finish",
     )
@@ -202,4 +205,4 @@ class EngineSpy:
 
 def spy_on_engine(bot: SelBot) -> EngineSpy:
     """Record (and optionally hold) what SEL asks its real model from now on."""
-    return EngineSpy(bot.runtime.engine)
+    return EngineSpy(bot.app.engine)

@@ -13,7 +13,7 @@ import tracemalloc
 
 import pytest
 
-from sel.frontends.discord_stream import MARKER
+from sel.frontends.discord.stream import MARKER
 from tests.discord_fixtures import (
     assert_silent_after,
     handled,
@@ -34,11 +34,11 @@ async def test_mention_gets_a_streamed_reply_edited_at_most_once_per_interval(se
     ask = "tell me a long story please, with lots of detail about the turtles and the tea and the trains"
     await standin.send_message(standin.general.id, standin.alice, f"{mention(bot)} {ask}")
     msgs = await replies_in(standin, standin.general.id, timeout=60)
-    await standin.wait_for(lambda: not bot.lanes.running, 30, what="the reply task to end")
+    await standin.wait_for(lambda: not bot.conversation.lanes.running, 30, what="the reply task to end")
     msgs = standin.bot_messages(standin.general.id)
     first = msgs[0]
     assert first.reply_to is not None, "the reply should reference the user's message"
-    seconds = bot.runtime.engine.last_stats.decode_seconds
+    seconds = bot.app.engine.last_stats.decode_seconds
     assert seconds > 2, f"generation took only {seconds:.1f}s: too short to show streaming edits"
     edits = sum(len(m.edits) for m in msgs)
     assert edits > len(msgs), f"{edits} edits over {len(msgs)} messages: the reply was not edited while it streamed"
@@ -67,7 +67,7 @@ async def test_long_reply_continues_in_new_messages_under_the_limit(sel_env, sta
     await replies_in(standin, standin.general.id, timeout=60)
     await standin.idle(300)
     msgs = standin.bot_messages(standin.general.id)
-    generated = bot.runtime.engine.last_stats.completion_tokens
+    generated = bot.app.engine.last_stats.completion_tokens
     assert sum(len(m.content) for m in msgs) > 2000, f"only {generated} tokens were generated: too short to split"
     assert len(msgs) >= 2, "a reply over 2000 characters must continue in a new message"
     assert all(0 < len(m.content) <= 2000 for m in msgs)
@@ -87,7 +87,7 @@ async def test_low_priority_chatter_gets_silence(sel_env, standin) -> None:
     lol = await standin.send_message(standin.random.id, standin.bob, "lol")
     ok = await standin.send_message(standin.random.id, standin.alice, "haha ok")
     await assert_silent_after(standin, bot, lol, ok)
-    assert bot.brain.silenced == 2, "both messages should have been taken in as ones SEL stays silent on"
+    assert bot.app.brain.silenced == 2, "both messages should have been taken in as ones SEL stays silent on"
 
 
 async def test_backlog_older_than_drop_seconds_is_ignored(sel_env, standin) -> None:
@@ -149,7 +149,9 @@ async def test_new_messages_while_generating_are_coalesced_into_one_reply(sel_en
     await handled(standin, bot, *follow_ups)
     spy.release()
     await replies_in(standin, ch, 2, timeout=30)
-    await standin.wait_for(lambda: not bot.lanes.running and not bot.lanes.pending, 30, what="SEL to finish")
+    await standin.wait_for(
+        lambda: not bot.conversation.lanes.running and not bot.conversation.lanes.pending, 30, what="SEL to finish"
+    )
     answered = [m.reply_to for m in standin.bot_messages(ch) if m.reply_to is not None]
     assert answered == [int(first["id"]), int(follow_ups[-1]["id"])], (
         "expected one reply to the first message and one to the newest follow-up\n" + standin.transcript(60)
@@ -197,7 +199,7 @@ async def test_flood_over_ten_channels_stays_bounded_and_responsive(sel_env, sta
     )
     await standin.send_message(standin.general.id, standin.alice, f"{mention(bot)} warm up")  # loads the model
     await replies_in(standin, standin.general.id)
-    await standin.wait_for(lambda: not bot.lanes.running, 30, what="the warm-up reply to end")
+    await standin.wait_for(lambda: not bot.conversation.lanes.running, 30, what="the warm-up reply to end")
     waiting_peak = watch_waiting(bot)
     tasks_before = len(bot_side_tasks())
     gc.collect()
@@ -208,7 +210,11 @@ async def test_flood_over_ten_channels_stays_bounded_and_responsive(sel_env, sta
             ch = channels[i % 10]
             await standin.send_message(ch.id, people[i % 7], f"{mention(bot)} flood {i}")
         await standin.wait_for(lambda: all(standin.bot_messages(c.id) for c in channels), 60, what="a reply everywhere")
-        await standin.wait_for(lambda: not bot.lanes.running and not bot.lanes.pending, 90, what="SEL to catch up")
+        await standin.wait_for(
+            lambda: not bot.conversation.lanes.running and not bot.conversation.lanes.pending,
+            90,
+            what="SEL to catch up",
+        )
         await standin.wait_for(lambda: len(bot_side_tasks()) <= tasks_before, 10, what="the flood's tasks to end")
         gc.collect()
         kept_by_sel_mb = memory_kept_by_sel(tracemalloc.take_snapshot()) / 2**20
@@ -218,10 +224,12 @@ async def test_flood_over_ten_channels_stays_bounded_and_responsive(sel_env, sta
     assert len(standin.ratelimited) <= 5, f"a 429 storm: {len(standin.ratelimited)} rate-limited requests"
     per_channel = [len([m for m in standin.bot_messages(c.id) if m.reply_to]) for c in channels]
     assert all(1 <= n <= 20 for n in per_channel), f"replies per channel: {per_channel}"
-    assert 1 < max(waiting_peak) <= bot.lanes.max_waiting, f"people waiting in a channel peaked at {max(waiting_peak)}"
-    kept = [len(bot.history.before(c.id, 0)[0]) for c in channels]
+    assert 1 < max(waiting_peak) <= bot.conversation.lanes.max_waiting, (
+        f"people waiting in a channel peaked at {max(waiting_peak)}"
+    )
+    kept = [len(bot.conversation.history.before(c.id, 0)[0]) for c in channels]
     assert all(n <= 12 for n in kept), f"each channel's history must stay within SEL_HISTORY_LIMIT=12: {kept}"
-    kv_mb = bot.runtime.engine.status()["kv_snapshot_mb"]  # in MB (10**6 bytes), rounded to 0.1
+    kv_mb = bot.app.engine.status()["kv_snapshot_mb"]  # in MB (10**6 bytes), rounded to 0.1
     assert kv_mb <= round(2 * 2**20 / 1e6, 1), f"KV snapshots ({kv_mb} MB) exceed SEL_KV_CACHE_MB=2"
     # Besides the KV snapshots, what SEL's own code allocated during the flood and still holds is
     # bounded bookkeeping (about 0.1 MB here); keeping some kilobytes per reply would show.
@@ -235,13 +243,13 @@ async def test_flood_over_ten_channels_stays_bounded_and_responsive(sel_env, sta
 def watch_waiting(bot) -> list[int]:
     """Record, after every message SEL queues, the most people waiting in any one channel."""
     peaks = [0]
-    submit = bot.lanes.submit
+    submit = bot.conversation.lanes.submit
 
     def watched(channel_id: int, job) -> None:
         submit(channel_id, job)
-        peaks.append(max((len(w) for w in bot.lanes.pending.values()), default=0))
+        peaks.append(max((len(w) for w in bot.conversation.lanes.pending.values()), default=0))
 
-    bot.lanes.submit = watched
+    bot.conversation.lanes.submit = watched
     return peaks
 
 
@@ -286,16 +294,50 @@ async def test_mood_why_status_help_as_prefix_and_slash(sel_env, standin) -> Non
     assert "secret" not in (await slash(standin, standin.bob, "why")).content, "another channel's decision leaked"
 
 
+async def test_each_command_is_one_prefix_command_and_one_sel_subcommand_with_the_same_options(
+    sel_env, standin
+) -> None:
+    from sel.config import MODES
+
+    bot = await sel_env()
+    synced = standin.world.command_named("sel", None)
+    assert synced is not None and [c.payload["name"] for c in standin.world.commands.values()] == ["sel"]
+    options = {
+        sub["name"]: [
+            (o["name"], o["type"], o.get("required", False), [c["value"] for c in o.get("choices", [])])
+            for o in sub.get("options", [])
+        ]
+        for sub in synced.payload["options"]
+    }
+    assert options == {
+        "memsvg": [],
+        "remember": [("setting", 3, True, ["on", "off"])],
+        "forget": [("confirm", 5, False, [])],
+        "export": [],
+        "mood": [],
+        "why": [],
+        "mode": [("name", 3, True, list(MODES))],
+        "status": [],
+        "help": [],
+        "join": [],
+        "leave": [],
+        "say": [("text", 3, True, [])],
+    }, "the /sel subcommands changed: people's Discord clients would show different commands"
+    assert sorted(c.name for c in bot.commands) == sorted(options), "each /sel subcommand has a prefix twin"
+    # A prefix command given no argument says how to use it, where the slash command requires one.
+    assert await prefix(standin, standin.alice, "!remember") == "Use `!remember on|off`."
+
+
 async def test_mode_needs_owner_or_admin(sel_env, standin) -> None:
     bot = await sel_env()
     assert "only the bot owner or a server admin" in (await prefix(standin, standin.bob, "!mode playful")).lower()
-    assert bot.brain.mode.name == "casual"
+    assert bot.app.brain.mode.name == "casual"
     assert "playful" in await prefix(standin, standin.alice, "!mode playful")
-    assert bot.brain.mode.name == "playful"
+    assert bot.app.brain.mode.name == "playful"
     refused = await slash(standin, standin.bob, "mode", name="deep_focus")
     assert "only the bot owner" in refused.content.lower()
     assert "quiet_companion" in (await slash(standin, standin.alice, "mode", name="quiet_companion")).content
-    assert bot.brain.mode.name == "quiet_companion"
+    assert bot.app.brain.mode.name == "quiet_companion"
     assert "casual" in (await prefix(standin, standin.alice, "!mode grumpy")).lower()
 
 
@@ -323,9 +365,9 @@ async def test_consent_memsvg_export_and_forget(sel_env, standin) -> None:
     assert "forget confirm" in await prefix(standin, standin.alice, "!forget")
     assert "forgotten everything" in await prefix(standin, standin.alice, "!forget confirm")
     assert "don't keep memories" in await prefix(standin, standin.alice, "!memsvg")
-    assert not bot.runtime.memory.has_consent(str(standin.alice.id))
-    await asyncio.to_thread(bot.runtime.memory.checkpoint, force=True)
-    for path in bot.settings.data_dir.rglob("*"):
+    assert not bot.app.memory_store.has_consent(str(standin.alice.id))
+    await asyncio.to_thread(bot.app.memory_store.checkpoint, force=True)
+    for path in bot.app.settings.data_dir.rglob("*"):
         if path.is_file():
             data = path.read_bytes()
             assert b"Shelly" not in data and str(standin.alice.id).encode() not in data, f"{path} still knows alice"
@@ -334,8 +376,8 @@ async def test_consent_memsvg_export_and_forget(sel_env, standin) -> None:
 async def test_consent_and_memsvg_as_slash_commands(sel_env, standin) -> None:
     bot = await sel_env()
     assert "remember" in (await slash(standin, standin.bob, "remember", setting="on")).content.lower()
-    assert bot.runtime.memory.has_consent(str(standin.bob.id))
-    bot.runtime.memory.add(str(standin.bob.id), "I play the <b>cello</b> & sing")
+    assert bot.app.memory_store.has_consent(str(standin.bob.id))
+    bot.app.memory_store.add(str(standin.bob.id), "I play the <b>cello</b> & sing")
     assert "Sent you a DM" in (await slash(standin, standin.bob, "memsvg")).content
     msg = standin.bot_messages(standin.dm_channel(standin.bob).id)[-1]
     assert msg.attachments and "cello" in msg.attachments[0].data.decode()
@@ -346,7 +388,7 @@ async def test_consent_and_memsvg_as_slash_commands(sel_env, standin) -> None:
     assert "cello" in in_dm[-1].attachments[0].data.decode(), "in a DM the map comes as a reply"
     assert "forget confirm" in (await slash(standin, standin.bob, "forget")).content
     assert "forgotten" in (await slash(standin, standin.bob, "forget", confirm=True)).content
-    assert not bot.runtime.memory.has_consent(str(standin.bob.id))
+    assert not bot.app.memory_store.has_consent(str(standin.bob.id))
     assert "stopped" in (await slash(standin, standin.bob, "remember", setting="off")).content
 
 
@@ -380,7 +422,40 @@ async def test_small_code_file_is_read_and_routed_to_the_coder(sel_env, standin,
     assert "[file add.py]" in asked.texts[-1] and code.decode().strip() in asked.texts[-1], (
         f"the file's content must reach the prompt: {asked.texts[-1]!r}"
     )
-    assert bot.runtime.engine.last_stats.model_path == str(tiny_models.coder)
+    assert bot.app.engine.last_stats.model_path == str(tiny_models.coder)
+
+
+async def test_a_trace_in_a_text_file_is_decided_on_once_and_answered_by_the_coder(sel_env, standin) -> None:
+    from tests.standin.server import FileSpec
+
+    bot = await sel_env()
+    spy = spy_on_engine(bot)
+    decided = count_decisions(bot)
+    trace = b'Traceback (most recent call last):\n  File "app.py", line 3, in <module>\nZeroDivisionError: oops\n'
+    await standin.send_message(
+        standin.general.id,
+        standin.alice,
+        f"{mention(bot)} what does this mean?",
+        attachments=[FileSpec("output.txt", trace, "text/plain")],
+    )
+    await replies_in(standin, standin.general.id)
+    assert decided == ["what does this mean?"], f"one decision per message, made before reading its files: {decided}"
+    answered = spy.last(standin.general.id)
+    assert "ZeroDivisionError" in answered.texts[-1], answered.texts[-1]
+    assert answered.slot == "coder", "what the file says routes the message: a stack trace is for the coder"
+
+
+def count_decisions(bot) -> list[str]:
+    """The texts the brain decides on from now on, one entry per decision."""
+    decided: list[str] = []
+    decide = bot.app.brain.decide
+
+    def counted(incoming, now=None):
+        decided.append(incoming.text)
+        return decide(incoming, now=now)
+
+    bot.app.brain.decide = counted
+    return decided
 
 
 async def test_too_large_file_is_refused_before_downloading(sel_env, standin) -> None:
@@ -419,7 +494,7 @@ async def test_image_without_vision_model_gets_a_friendly_answer(sel_env, standi
 
 async def test_invalid_token_is_one_clear_error(standin, make_settings) -> None:
     from sel.errors import ConfigError
-    from sel.frontends.discord_bot import serve
+    from sel.frontends.discord import serve
 
     settings = make_settings(DISCORD_TOKEN="not-the-right-token")
     with pytest.raises(ConfigError, match=r"Discord refused DISCORD_TOKEN .*Reset Token") as info:
@@ -429,7 +504,7 @@ async def test_invalid_token_is_one_clear_error(standin, make_settings) -> None:
 
 async def test_refused_message_content_intent_names_the_portal_switch(standin, make_settings) -> None:
     from sel.errors import ConfigError
-    from sel.frontends.discord_bot import serve
+    from sel.frontends.discord import serve
     from tests.standin.gateway import MESSAGE_CONTENT, PRIVILEGED_INTENTS
 
     standin.approved_intents = PRIVILEGED_INTENTS & ~MESSAGE_CONTENT
@@ -440,25 +515,25 @@ async def test_refused_message_content_intent_names_the_portal_switch(standin, m
 
 async def test_closing_mid_reply_cancels_the_generation_and_saves_the_mood(sel_env, standin) -> None:
     bot = await sel_env(SEL_MAX_NEW_TOKENS="4000", SEL_CTX="4096", SEL_EDIT_INTERVAL="0.2", SEL_MODE="deep_focus")
-    state_file = bot.settings.data_dir / "hormones.json"
+    state_file = bot.app.settings.data_dir / "hormones.json"
     await standin.send_message(
         standin.general.id, standin.alice, f"{mention(bot)} please write an extremely long essay about everything"
     )
     await standin.wait_for(lambda: standin.bot_messages(standin.general.id), 10, what="the reply to start")
     await bot.close()
-    assert not bot.lanes.running, "the reply task survived the shutdown"
-    stats = bot.runtime.engine.last_stats
-    await asyncio.to_thread(bot.runtime.engine.run_blocking, lambda llm: None)
+    assert not bot.conversation.lanes.running, "the reply task survived the shutdown"
+    stats = bot.app.engine.last_stats
+    await asyncio.to_thread(bot.app.engine.run_blocking, lambda llm: None)
     assert stats.cancelled and stats.completion_tokens < 4000
     state_file.unlink(missing_ok=True)
-    await bot.runtime.aclose()  # what `sel discord` does after the bot closed (Ctrl-C)
+    await bot.app.aclose()  # what `sel discord` does after the bot closed (Ctrl-C)
     assert state_file.exists(), "the mood must be flushed to disk on shutdown"
 
 
 async def test_export_and_voice_commands_as_slash(sel_env, standin) -> None:
     bot = await sel_env()
     assert "remember" in (await slash(standin, standin.alice, "remember", setting="on")).content.lower()
-    await asyncio.to_thread(bot.runtime.memory.add, str(standin.alice.id), "I collect vintage maps", hard=True)
+    await asyncio.to_thread(bot.app.memory_store.add, str(standin.alice.id), "I collect vintage maps", hard=True)
     assert "Sent you a DM" in (await slash(standin, standin.alice, "export")).content
     exported = standin.bot_messages(standin.dm_channel(standin.alice).id)[-1].attachments[0].data.decode()
     assert "vintage maps" in exported
@@ -472,14 +547,14 @@ async def test_checkin_after_a_lull_driven_by_an_injected_clock(sel_env, standin
     ch = standin.general.id
     await standin.send_message(ch, standin.alice, f"{mention(bot)} good morning!")
     await replies_in(standin, ch, 1)
-    await standin.wait_for(lambda: not bot.lanes.running, 10, what="the reply task to end")
-    await bot.tick()
+    await standin.wait_for(lambda: not bot.conversation.lanes.running, 10, what="the reply task to end")
+    await bot.conversation.tick()
     assert len(standin.bot_messages(ch)) == 1, "no check-in right after a conversation"
     now[0] += 7 * 3600
-    await bot.tick()
+    await bot.conversation.tick()
     msgs = await standin.wait_for(lambda: len(standin.bot_messages(ch)) == 2 and standin.bot_messages(ch), 5)
     assert msgs[-1].reply_to is None and msgs[-1].content.strip()
-    await bot.tick()
+    await bot.conversation.tick()
     assert len(standin.bot_messages(ch)) == 2, "only one check-in per lull"
     assert standin.bot_messages(standin.random.id) == [], "never where SEL has not been talking"
 
@@ -495,7 +570,7 @@ async def test_blocked_users_keep_their_data_rights_but_nothing_else(sel_env, st
     assert "not available to you" in (await slash(standin, standin.bob, "remember", setting="on")).content
     opt_in = await standin.send_message(standin.general.id, standin.bob, "!remember on")
     await handled(standin, bot, opt_in)
-    assert not bot.runtime.memory.has_consent(str(standin.bob.id)), "a blocked user must not be able to opt in"
+    assert not bot.app.memory_store.has_consent(str(standin.bob.id)), "a blocked user must not be able to opt in"
 
 
 async def test_edited_and_deleted_messages_change_what_sel_reads(sel_env, standin) -> None:
@@ -503,11 +578,13 @@ async def test_edited_and_deleted_messages_change_what_sel_reads(sel_env, standi
     ch = standin.random.id
     first = await standin.send_message(ch, standin.bob, "my favourite colour is red")
     second = await standin.send_message(ch, standin.bob, "and I like trains")
-    await standin.wait_for(lambda: bot.history.find(ch, int(second["id"])), 5, what="the messages in SEL's history")
+    await standin.wait_for(
+        lambda: bot.conversation.history.find(ch, int(second["id"])), 5, what="the messages in SEL's history"
+    )
     await standin.edit_user_message(ch, int(first["id"]), "my favourite colour is green")
     await standin.delete_user_message(ch, int(second["id"]))
-    await standin.wait_for(lambda: bot.history.find(ch, int(second["id"])) is None, 5, what="the deletion")
-    entries, _ = bot.history.before(ch, 0)
+    await standin.wait_for(lambda: bot.conversation.history.find(ch, int(second["id"])) is None, 5, what="the deletion")
+    entries, _ = bot.conversation.history.before(ch, 0)
     assert [e.text for e in entries] == ["my favourite colour is green"]
 
 
@@ -549,7 +626,9 @@ async def test_every_person_who_mentions_sel_while_it_is_busy_gets_an_answer(sel
     await handled(standin, bot, *sent)
     spy.release()
     await replies_in(standin, ch, 3, timeout=30)
-    await standin.wait_for(lambda: not bot.lanes.running and not bot.lanes.pending, 30, what="SEL to finish")
+    await standin.wait_for(
+        lambda: not bot.conversation.lanes.running and not bot.conversation.lanes.pending, 30, what="SEL to finish"
+    )
     answered = [m.reply_to for m in standin.bot_messages(ch) if m.reply_to]
     # bob's second message replaces his first, in his place in line: bob is answered before carol
     expected = [int(first["id"]), int(sent[2]["id"]), int(sent[1]["id"])]

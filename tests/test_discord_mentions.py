@@ -105,16 +105,16 @@ async def test_no_message_sel_sends_or_edits_can_ping_everyone_here_or_roles(sel
     ask = "write a lot please, a really long and detailed story about turtles, tea, trains and the moon"
     await standin.send_message(ch, standin.alice, f"{mention(bot)} {ask}")
     await standin.wait_for(lambda: len(standin.bot_messages(ch)) > before, 20, what="the long reply to start")
-    await standin.wait_for(lambda: not bot.lanes.running, 90, what="the long reply to finish")
+    await standin.wait_for(lambda: not bot.conversation.lanes.running, 90, what="the long reply to finish")
     dm = standin.dm_channel(standin.bob)
     await standin.send_message(dm.id, standin.bob, "hey, are you around? @everyone")
     await replies_in(standin, dm.id, timeout=60)
-    await standin.wait_for(lambda: not bot.lanes.running, 60, what="the DM reply to finish")
+    await standin.wait_for(lambda: not bot.conversation.lanes.running, 60, what="the DM reply to finish")
 
     # A check-in after a lull (SEL_CHECKINS=1, time moved on by the injected clock).
     checkins_before = len(standin.bot_messages(ch))
     now[0] += 7 * 3600
-    await bot.tick()
+    await bot.conversation.tick()
     await standin.wait_for(lambda: len(standin.bot_messages(ch)) > checkins_before, 10, what="a check-in")
     await standin.idle(300)
 
@@ -134,7 +134,7 @@ async def test_ping_on_reply_notifies_only_the_person_answered(sel_env, standin)
     bot = await sel_env(SEL_PING_ON_REPLY="1")
     await standin.send_message(standin.general.id, standin.alice, f"{mention(bot)} hello @everyone")
     msgs = await replies_in(standin, standin.general.id)
-    await standin.wait_for(lambda: not bot.lanes.running, 30, what="the reply to finish")
+    await standin.wait_for(lambda: not bot.conversation.lanes.running, 30, what="the reply to finish")
     await standin.idle(200)
     assert msgs[0].reply_to is not None
     echoed = await prefix(standin, standin.alice, "!mode @everyone")

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from sel.app import open_app
 from sel.errors import ModelError
-from sel.frontends.discord_bot import serve
-from sel.runtime import open_runtime, voice_state
-from sel.voice.deps import voice_support
+from sel.frontends.discord import serve
+from sel.frontends.discord.voice_support import voice_state, voice_support
 from tests.standin.gateway import GatewayFrame
 
 READY = "SEL is ready as "
@@ -59,16 +59,16 @@ def readies(frames: list[GatewayFrame]) -> int:
 async def test_sel_says_it_is_ready_once_with_the_model_warm(standin, make_settings, tiny_models, capsys) -> None:
     standin.add_guild("Second Lab", owner=standin.bob)
     settings = make_settings(DISCORD_TOKEN=standin.token)
-    runtime = await asyncio.to_thread(open_runtime, settings)
-    with watching(Watcher(runtime.engine)) as watcher:
-        task = asyncio.create_task(serve(settings, runtime=runtime, **standin.client_options()))
+    app = await asyncio.to_thread(open_app, settings)
+    with watching(Watcher(app.engine)) as watcher:
+        task = asyncio.create_task(serve(settings, app=app, **standin.client_options()))
         try:
             await standin.wait_for(lambda: watcher.loaded_at_ready or task.done(), 60, what="the ready line")
             assert not task.done(), f"serve() stopped: {task.exception()!r}"
             await standin.drop_gateway(resumable=False)  # identifies again: Discord sends READY again
             await standin.wait_for(lambda: watcher.count("connected to Discord") == 2, 20, what="the reconnect")
             await standin.send_message(standin.general.id, standin.alice, f"<@{standin.world.bot.id}> hi!")
-            await standin.wait_for(lambda: runtime.engine.last_stats, 30, what="the first reply")
+            await standin.wait_for(lambda: app.last_stats, 30, what="the first reply")
         finally:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -85,11 +85,11 @@ async def test_sel_says_it_is_ready_once_with_the_model_warm(standin, make_setti
     assert watcher.count(READY) == 1, "the ready line must be logged once too"
     assert watcher.loaded_at_ready == [[str(tiny_models.general)]], "the general model must be loaded before 'ready'"
     assert readies(standin.gateway_log) == 2
-    assert runtime.engine.last_stats.load_seconds == 0.0, "the first reply paid for loading the model"
+    assert app.last_stats.load_seconds == 0.0, "the first reply paid for loading the model"
 
 
 def test_voice_state_names_what_is_missing() -> None:
-    from sel.voice.deps import FIX_OPUS, FIX_PYNACL
+    from sel.frontends.discord.voice_support import FIX_OPUS, FIX_PYNACL
 
     assert voice_state([]) == "on"
     assert voice_state([FIX_OPUS]) == "off (libopus missing)"

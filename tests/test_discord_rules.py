@@ -9,11 +9,11 @@ import pytest
 
 from sel.config import load_settings
 from sel.domain import CUT_NOTE
-from sel.frontends.discord_access import allowed
-from sel.frontends.discord_checkins import DAY, CheckinBook
-from sel.frontends.discord_history import ConversationLog, Entry, to_turns
-from sel.frontends.discord_split import split_for_discord
-from sel.frontends.discord_stream import MARKER, StreamingReply
+from sel.frontends.discord.access import allowed
+from sel.frontends.discord.checkins import DAY, CheckinBook
+from sel.frontends.discord.history import ConversationLog, Entry, to_turns
+from sel.frontends.discord.split import split_for_discord
+from sel.frontends.discord.stream import MARKER, StreamingReply
 
 
 def fences_balanced(piece: str) -> bool:
@@ -120,7 +120,7 @@ async def test_overflow_continues_in_a_new_message(fake_channel) -> None:
 
 
 def settings(**env: str):
-    return load_settings(env)
+    return load_settings(env).discord
 
 
 def message(author_id: int = 1, channel_id: int = 10, guild: bool = True, roles: tuple[int, ...] = (), parent=None):
@@ -204,3 +204,16 @@ def test_forgetting_a_user_drops_their_messages_from_history() -> None:
     log.drop_author(5)
     entries, _ = log.before(1, 0)
     assert [e.text for e in entries] == ["hi"]
+
+
+def test_every_command_carries_exactly_one_access_check() -> None:
+    """Access is fail-closed: a command without `@allowed_here()` or `@data_right()` would be open to
+    people the access lists block."""
+    from sel.frontends.discord.checks import ACCESS_CHECK
+    from sel.frontends.discord.commands import SelCommands
+
+    cog = SelCommands(app=None, settings=settings(), history=ConversationLog(), voice=None)  # type: ignore[arg-type]
+    access_checks = {c.name: sum(hasattr(check, ACCESS_CHECK) for check in c.checks) for c in cog.get_commands()}
+    assert len(access_checks) == 12, sorted(access_checks)
+    unguarded = {name: n for name, n in access_checks.items() if n != 1}
+    assert not unguarded, f"commands without exactly one access check: {unguarded}"

@@ -64,7 +64,10 @@ async def test_join_say_and_speak_replies_in_a_voice_channel(sel_env, standin, v
     assert "joined lounge" in (await prefix(standin, standin.alice, "!join")).lower()
     assert standin.voice.channel_of(standin.guild.id, bot.user.id) == standin.lounge.id
 
-    assert "🔊" in await prefix(standin, standin.alice, "!say hello from the voice channel")
+    queued = clips_queued(bot, standin.guild.id)
+    two_sentences = "hello from the voice channel, everyone who is listening. I will say a second sentence now."
+    assert "🔊" in await prefix(standin, standin.alice, f"!say {two_sentences}")
+    assert len(queued) == 2, "speech is made and queued sentence by sentence, so playback starts after the first"
 
     def spoken() -> int:
         return sum(len(s.audio_frames) for s in standin.voice.streams.values() if s.user_id == bot.user.id)
@@ -83,3 +86,17 @@ async def test_join_say_and_speak_replies_in_a_voice_channel(sel_env, standin, v
         10,
         what="SEL to leave the empty channel",
     )
+
+
+def clips_queued(bot, guild_id: int) -> list[object]:
+    """Record the clips SEL queues to play in ``guild_id``'s voice channel from now on."""
+    queue = bot.voice.queues[guild_id]
+    queued: list[object] = []
+    put = queue.put
+
+    def recorded(source) -> None:
+        queued.append(source)
+        put(source)
+
+    queue.put = recorded
+    return queued

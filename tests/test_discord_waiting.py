@@ -20,13 +20,17 @@ async def test_at_most_five_people_wait_and_the_longest_waiting_are_taken_in_wit
     await standin.wait_for(lambda: spy.generations, 10, what="SEL to start answering the first question")
     asked = [await standin.send_message(ch, p, f"{mention(bot)} question from {p.username}") for p in people]
     await handled(standin, bot, *asked)
-    assert len(bot.lanes.pending[ch]) == 5, f"{len(bot.lanes.pending[ch])} people wait in the channel"
+    assert len(bot.conversation.lanes.pending[ch]) == 5, (
+        f"{len(bot.conversation.lanes.pending[ch])} people wait in the channel"
+    )
     # The two who waited longest are taken in (SEL listens) without a reply.
-    await standin.wait_for(lambda: bot.brain.silenced >= 2, 10, what="the two longest-waiting to be taken in")
+    await standin.wait_for(lambda: bot.app.brain.silenced >= 2, 10, what="the two longest-waiting to be taken in")
     spy.release()
 
     await replies_in(standin, ch, 6, timeout=60)
-    await standin.wait_for(lambda: not bot.lanes.running and not bot.lanes.pending, 30, what="SEL to finish")
+    await standin.wait_for(
+        lambda: not bot.conversation.lanes.running and not bot.conversation.lanes.pending, 30, what="SEL to finish"
+    )
     answered = [m.reply_to for m in standin.bot_messages(ch) if m.reply_to is not None]
     expected = [int(first["id"])] + [int(m["id"]) for m in asked[2:]]
     names = {int(m["id"]): m["author"]["username"] for m in [first, *asked]}
@@ -34,4 +38,4 @@ async def test_at_most_five_people_wait_and_the_longest_waiting_are_taken_in_wit
         "expected the first question, then the five newest waiting people in arrival order; "
         f"got {[names.get(i, i) for i in answered]}"
     )
-    assert bot.brain.silenced == 2, "nobody else may be taken in without a reply"
+    assert bot.app.brain.silenced == 2, "nobody else may be taken in without a reply"

@@ -19,9 +19,9 @@ import discord
 import pytest
 from discord.ext import commands
 
+from sel.frontends.discord.speaking import SpeakingQueue
+from sel.frontends.discord.speech_source import SpeechSource
 from sel.voice.audio import FRAME_BYTES
-from sel.voice.source import SpeechSource
-from sel.voice.speaking import SpeakingQueue
 from tests.standin import DiscordStandin
 from tests.standin.voice import OPUS_SILENCE, VoiceStream
 
@@ -122,7 +122,7 @@ async def test_every_frame_arrives_as_exactly_one_20_ms_frame(standin, voice) ->
 
 
 async def test_queue_waits_for_audio_it_did_not_start(standin, voice, caplog) -> None:
-    caplog.set_level(logging.ERROR, logger="sel.voice.speaking")
+    caplog.set_level(logging.ERROR, logger="sel.frontends.discord.speaking")
     voice.play(clip(20))  # e.g. a sound effect played directly
     queue = SpeakingQueue(voice, busy_poll=0.005)
     queue.put(clip(3))
@@ -171,7 +171,7 @@ async def test_close_stops_the_current_clip_and_refuses_more(standin, voice) -> 
 
 
 async def test_a_clip_that_cannot_start_is_logged_and_the_next_still_plays(standin, voice, caplog) -> None:
-    caplog.set_level(logging.ERROR, logger="sel.voice.speaking")
+    caplog.set_level(logging.ERROR, logger="sel.frontends.discord.speaking")
     queue = SpeakingQueue(voice)
     standin.voice.hold_joins()  # the connection drops and cannot come back until released
     await standin.voice.drop(standin.guild.id)

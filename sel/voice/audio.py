@@ -1,4 +1,4 @@
-"""Audio in and out: decoding, resampling, Discord's 20 ms PCM frames, ogg/opus and WAV.
+"""Audio in and out: decoding, resampling, 48 kHz stereo PCM in 20 ms frames, ogg/opus and WAV.
 
 Everything goes through PyAV (a faster-whisper dependency that bundles FFmpeg's
 libraries), so no ffmpeg binary is needed. Samples are numpy arrays: int16 mono for
@@ -24,10 +24,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 WHISPER_RATE = 16000
-DISCORD_RATE = 48000
-DISCORD_CHANNELS = 2
-FRAME_SAMPLES = DISCORD_RATE // 50  # 20 ms per channel
-FRAME_BYTES = FRAME_SAMPLES * DISCORD_CHANNELS * 2  # 16-bit samples: 3840 bytes
+OPUS_RATE = 48000  # Opus's native rate: what voice chat plays and voice messages carry
+PLAYBACK_CHANNELS = 2
+FRAME_SAMPLES = OPUS_RATE // 50  # 20 ms per channel
+FRAME_BYTES = FRAME_SAMPLES * PLAYBACK_CHANNELS * 2  # 16-bit samples: 3840 bytes
 OPUS_BITRATE = 32000
 
 
@@ -121,9 +121,9 @@ def whisper_samples(samples: np.ndarray, rate: int) -> np.ndarray:
     return resample_int16(samples, rate, to_rate=WHISPER_RATE).astype("float32") / 32768.0
 
 
-def discord_pcm(samples: np.ndarray, rate: int) -> bytes:
-    """int16 mono speech as the 48 kHz stereo 16-bit little-endian PCM discord.py plays."""
-    stereo = resample_int16(samples, rate, to_rate=DISCORD_RATE, channels=DISCORD_CHANNELS)
+def pcm_48k_stereo(samples: np.ndarray, rate: int) -> bytes:
+    """int16 mono speech as 48 kHz stereo 16-bit little-endian PCM, what voice-chat players take."""
+    stereo = resample_int16(samples, rate, to_rate=OPUS_RATE, channels=PLAYBACK_CHANNELS)
     return stereo.astype("<i2", copy=False).tobytes()
 
 
@@ -139,12 +139,12 @@ def encode_ogg_opus(samples: np.ndarray, rate: int, *, bitrate: int = OPUS_BITRA
     """int16 mono samples as an ogg/opus file at 48 kHz mono, the format of Discord voice messages."""
     import av
 
-    mono48 = resample_int16(samples, rate, to_rate=DISCORD_RATE)
+    mono48 = resample_int16(samples, rate, to_rate=OPUS_RATE)
     out = io.BytesIO()
     with av.open(out, mode="w", format="ogg") as container:
-        stream = container.add_stream("libopus", rate=DISCORD_RATE, layout="mono")
+        stream = container.add_stream("libopus", rate=OPUS_RATE, layout="mono")
         stream.bit_rate = bitrate
-        for frame in _frames_of(mono48, DISCORD_RATE):
+        for frame in _frames_of(mono48, OPUS_RATE):
             for packet in stream.encode(frame):
                 container.mux(packet)
         for packet in stream.encode(None):
@@ -152,7 +152,7 @@ def encode_ogg_opus(samples: np.ndarray, rate: int, *, bitrate: int = OPUS_BITRA
     return out.getvalue()
 
 
-def _frames_of(samples: np.ndarray, rate: int, size: int = DISCORD_RATE) -> Iterator[av.AudioFrame]:
+def _frames_of(samples: np.ndarray, rate: int, size: int = OPUS_RATE) -> Iterator[av.AudioFrame]:
     import av
 
     for start in range(0, samples.size, size):

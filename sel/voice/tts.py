@@ -36,9 +36,9 @@ class Speech:
         """Length in seconds."""
         return self.samples.size / self.sample_rate
 
-    def discord_frames(self) -> list[bytes]:
+    def frames_48k_stereo(self) -> list[bytes]:
         """48 kHz stereo 16-bit PCM in 20 ms frames of exactly 3840 bytes, covering the whole clip."""
-        return audio.pcm_frames(audio.discord_pcm(self.samples, self.sample_rate))
+        return audio.pcm_frames(audio.pcm_48k_stereo(self.samples, self.sample_rate))
 
     def wav(self) -> bytes:
         """The speech as a WAV file."""

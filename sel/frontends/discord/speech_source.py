@@ -1,7 +1,4 @@
-"""The discord.AudioSource that plays SEL's speech in a voice channel.
-
-This module imports discord at the top; only the Discord frontend (and its tests) import it.
-"""
+"""The discord.AudioSource that plays SEL's speech in a voice channel."""
 
 from __future__ import annotations
 
@@ -26,7 +23,7 @@ class SpeechSource(discord.AudioSource):
     @classmethod
     def from_speech(cls, speech: Speech) -> SpeechSource:
         """A source playing ``speech``. Blocks briefly (resampling): build it off the event loop for long clips."""
-        return cls(speech.discord_frames())
+        return cls(speech.frames_48k_stereo())
 
     @property
     def frame_count(self) -> int:

@@ -12,13 +12,15 @@ import logging
 from collections.abc import Callable
 from typing import Any, Protocol
 
+import discord
+
 log = logging.getLogger(__name__)
 
 
 class VoiceClientLike(Protocol):
     """The part of discord.VoiceClient the queue uses."""
 
-    def play(self, source: Any, *, after: Callable[[Exception | None], Any] | None = None) -> None: ...
+    def play(self, source: discord.AudioSource, *, after: Callable[[Exception | None], Any] | None = None) -> None: ...
 
     def is_playing(self) -> bool: ...
 
@@ -36,12 +38,12 @@ class SpeakingQueue:
         self.voice_client = voice_client
         # Something outside the queue may be playing (e.g. a sound effect); wait for it, politely.
         self.busy_poll = busy_poll
-        self._items: asyncio.Queue[Any] = asyncio.Queue()
+        self._items: asyncio.Queue[discord.AudioSource] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
         self._closed = False
 
-    def put(self, source: Any) -> None:
-        """Queue ``source`` (a discord.AudioSource) to play after everything queued before it."""
+    def put(self, source: discord.AudioSource) -> None:
+        """Queue ``source`` to play after everything queued before it."""
         if self._closed:
             raise RuntimeError("the speaking queue is closed; make a new one after reconnecting")
         self._items.put_nowait(source)
@@ -87,7 +89,7 @@ class SpeakingQueue:
             finally:
                 self._items.task_done()
 
-    async def _play_one(self, source: Any) -> None:
+    async def _play_one(self, source: discord.AudioSource) -> None:
         loop = asyncio.get_running_loop()
         finished: asyncio.Future[Exception | None] = loop.create_future()
 

@@ -8,18 +8,38 @@ themselves out.
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import Any
+from typing import Protocol
 
-from sel.config import Settings
+from discord.ext import commands
+
+from sel.config import DiscordSettings
 
 
-def allowed(settings: Settings, message: Any, *, owners: Collection[int] = ()) -> bool:
-    """True when ``message``'s author and channel pass the allow/block lists."""
-    author = message.author
+class HasId(Protocol):
+    @property
+    def id(self) -> int: ...
+
+
+class Whereabouts(Protocol):
+    """Who asks, in which channel and server: a discord.Message or a command's Context."""
+
+    @property
+    def author(self) -> HasId: ...
+
+    @property
+    def channel(self) -> HasId: ...
+
+    @property
+    def guild(self) -> object | None: ...
+
+
+def allowed(settings: DiscordSettings, where: Whereabouts, *, owners: Collection[int] = ()) -> bool:
+    """True when ``where``'s author and channel pass the allow/block lists."""
+    author = where.author
     is_owner = author.id in owners
-    if message.guild is None:
+    if where.guild is None:
         return is_owner or (settings.allow_dms and _person_allowed(settings, author))
-    channel = message.channel
+    channel = where.channel
     channel_ids = {channel.id, getattr(channel, "parent_id", None)}  # a thread follows its parent channel
     if channel_ids & settings.blocked_channels:
         return False
@@ -28,7 +48,12 @@ def allowed(settings: Settings, message: Any, *, owners: Collection[int] = ()) -
     return is_owner or _person_allowed(settings, author)
 
 
-def _person_allowed(settings: Settings, author: Any) -> bool:
+def owners_of(bot: commands.Bot) -> frozenset[int]:
+    """The application's owner, or its team's members (known once the bot has started)."""
+    return frozenset(bot.owner_ids or ()) | ({bot.owner_id} if bot.owner_id else set())
+
+
+def _person_allowed(settings: DiscordSettings, author: HasId) -> bool:
     if author.id in settings.blocked_users:
         return False
     if settings.allowed_users and author.id not in settings.allowed_users:

@@ -11,23 +11,31 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Generic, Protocol, TypeVar
 
-from sel.frontends.discord_split import DISCORD_LIMIT, split_for_discord
+from sel.frontends.discord.split import DISCORD_LIMIT, split_for_discord
 
 MARKER = " ⏳"
 EMPTY_REPLY = "…"
 
-Send = Callable[[str], Awaitable[Any]]  # posts a new message, returns the discord.Message
+
+class Editable(Protocol):
+    """A posted message whose text can be replaced (discord.Message fits)."""
+
+    async def edit(self, *, content: str) -> object: ...
 
 
-class StreamingReply:
+MessageT = TypeVar("MessageT", bound=Editable)
+Send = Callable[[str], Awaitable[MessageT]]  # posts a new message and returns it
+
+
+class StreamingReply(Generic[MessageT]):
     """Accumulates a streamed reply and mirrors it into one or more Discord messages."""
 
     def __init__(
         self,
-        send_first: Send,
-        send_more: Send,
+        send_first: Send[MessageT],
+        send_more: Send[MessageT],
         *,
         interval: float = 1.0,
         stream: bool = True,
@@ -39,7 +47,7 @@ class StreamingReply:
         self.stream = stream
         self.clock = clock
         self.text = ""
-        self.messages: list[Any] = []
+        self.messages: list[MessageT] = []
         self._shown: list[str] = []
         self._edited_at: list[float] = []
 
@@ -60,7 +68,7 @@ class StreamingReply:
         """
         return list(self._shown)
 
-    async def finish(self) -> list[Any]:
+    async def finish(self) -> list[MessageT]:
         """Final edit(s) with the complete text and no marker; returns the messages posted."""
         if not self.text.strip():
             self.text = EMPTY_REPLY

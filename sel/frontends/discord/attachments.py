@@ -12,9 +12,11 @@ import base64
 import logging
 from dataclasses import dataclass
 from pathlib import PurePath
-from typing import Any
 
-from sel.config import Settings
+import discord
+
+from sel.app import App
+from sel.config import VoiceSettings
 from sel.errors import InputError
 from sel.voice.intake import check_audio_limits, is_media_attachment, is_voice_message
 
@@ -85,7 +87,7 @@ class AttachmentText:
     note: str = ""  # files SEL skipped, to mention above its reply
 
 
-async def read_attachments(message: Any, text: str, settings: Settings, runtime: Any) -> AttachmentText:
+async def read_attachments(message: discord.Message, text: str, limits: VoiceSettings, app: App) -> AttachmentText:
     """Read what SEL can of the attachments. ``text`` is the message's own words: without any,
     files SEL cannot open are the whole message and get a refusal; with some, SEL answers and
     notes which files it skipped."""
@@ -97,9 +99,9 @@ async def read_attachments(message: Any, text: str, settings: Settings, runtime:
         name, kind = attachment.filename, attachment.content_type
         if voice_flag or is_media_attachment(kind, name):
             try:
-                check_audio_limits(attachment.size, getattr(attachment, "duration", None), settings)
+                check_audio_limits(attachment.size, attachment.duration, limits)
                 data = await attachment.read()
-                transcript = await runtime.speech_to_text().transcribe_async(data, name=name)
+                transcript = await app.transcribe(data, name=name)
             except InputError as err:
                 return AttachmentText(problem=f"I couldn't listen to {name}: {err}")
             heard.append(transcript.text.strip())
@@ -135,7 +137,7 @@ def is_image(filename: str, content_type: str | None) -> bool:
     return (content_type or "").startswith("image/") or PurePath(filename).suffix.lower() in IMAGE_SUFFIXES
 
 
-async def image_urls(message: Any) -> tuple[str, ...]:
+async def image_urls(message: discord.Message) -> tuple[str, ...]:
     """Attached pictures (up to 10 MB each) as data: URIs for the vision model."""
     urls = []
     for attachment in message.attachments:

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from sel.domain import CUT_TURN, Turn
 
@@ -122,7 +121,7 @@ def to_turns(entries: Sequence[Entry], *, cut: bool, sel_name: str = "SEL") -> l
 async def reply_chain(
     start_id: int,
     lookup: Callable[[int], Entry | None],
-    fetch: Callable[[int], Any],
+    fetch: Callable[[int], Awaitable[Entry]],
     depth: int = REPLY_CHAIN_DEPTH,
 ) -> list[Entry]:
     """The messages a reply points back through, oldest first (the replied-to message last)."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from sel.config import Settings
+from sel.config import DiscordSettings
 
 DAY = 24 * 3600.0
 LULL = 2 * 3600.0
@@ -43,7 +43,7 @@ class ChannelTimes:
 class CheckinBook:
     """What SEL needs to know per channel to decide on a check-in."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: DiscordSettings) -> None:
         self.per_day = settings.checkins_per_day
         self.channels: dict[int, ChannelTimes] = {}
 

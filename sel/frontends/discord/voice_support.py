@@ -1,7 +1,8 @@
 """What Discord voice channels need that may be missing here, each with its fix.
 
 Text-to-speech and transcription work without any of these; only joining a voice
-channel needs them (PyNaCl and davey for encryption, libopus to encode speech).
+channel needs them (PyNaCl and davey for encryption, libopus to encode speech). This module
+imports discord only inside a function, so `sel doctor` can use it where discord.py is missing.
 """
 
 from __future__ import annotations
@@ -65,3 +66,10 @@ def _opus_problem() -> str | None:
         log.warning("libopus %s was found but did not load: %s", name, err)
         return f"{name} is installed but did not load ({err})"
     return None
+
+
+def voice_state(missing: list[str]) -> str:
+    """The voice state for humans: "on", or e.g. "off (libopus, PyNaCl missing)" from voice_support()'s lines."""
+    if not missing:
+        return "on"
+    return f"off ({', '.join(line.split(':', 1)[0] for line in missing)} missing)"
