@@ -24,7 +24,7 @@ from datetime import tzinfo
 from typing import Any, Protocol
 
 from sel.brain import prompt, style
-from sel.brain.decision import decide
+from sel.brain.decision import decide, reroute
 from sel.brain.hormone_store import HormoneStore
 from sel.brain.hormones import HormoneState, apply_event, decay, initial_state
 from sel.brain.memory_port import MemoryPort, RecalledLike
@@ -35,7 +35,7 @@ from sel.brain.restyle import StreamRestyler, restyle
 from sel.brain.stimuli import idle_events, message_events
 from sel.brain.style_book import StyleBook
 from sel.config import Settings
-from sel.domain import Decision, IncomingMessage, PromptPlan, Turn
+from sel.domain import Decision, IncomingMessage, PromptPlan, Thought, Turn
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ class ReplyEngine(Protocol):
 
     def stream(
         self, slot: str, plan: PromptPlan, *, conversation: str, max_tokens: int | None = None
-    ) -> AsyncGenerator[str, None]: ...
+    ) -> AsyncGenerator[str | Thought, None]: ...
 
 
 class Brain:
@@ -87,7 +87,7 @@ class Brain:
 
     @property
     def vision_available(self) -> bool:
-        return self.settings.vision_model is not None and self.settings.vision_mmproj is not None
+        return self.settings.has_vision  # a vision server, or a local GGUF with its projector
 
     @property
     def hormones(self) -> HormoneState:
@@ -107,6 +107,13 @@ class Brain:
             sel_name=prompt.SEL_NAME,
             seconds_since_reply=None if replied is None else now - replied,
         )
+        self._keep_decision(msg.channel_id, decision)
+        return decision
+
+    def reroute(self, decision: Decision, msg: IncomingMessage) -> Decision:
+        """``decision`` once ``msg``'s attachments are read into its text: whether SEL answers stays,
+        the route and model follow what the files say; `/why` then explains the route taken."""
+        decision = reroute(decision, msg, vision_available=self.vision_available)
         self._keep_decision(msg.channel_id, decision)
         return decision
 
@@ -316,10 +323,15 @@ class Brain:
             log.warning("could not save the hormone state to %s: %s", self._store.path, err)
 
 
-async def _restyled(stream: AsyncGenerator[str, None], restyler: StreamRestyler) -> AsyncGenerator[str, None]:
-    """The engine's chunks reshaped for the person as they arrive; closing this closes the engine's stream."""
+async def _restyled(stream: AsyncGenerator[str | Thought, None], restyler: StreamRestyler) -> AsyncGenerator[str, None]:
+    """The engine's chunks reshaped for the person as they arrive; closing this closes the engine's stream.
+
+    Reasoning (Thought items) is never part of the reply: it is left out here.
+    """
     async with contextlib.aclosing(stream):
         async for chunk in stream:
+            if isinstance(chunk, Thought):
+                continue
             if piece := restyler.feed(chunk):
                 yield piece
     if tail := restyler.finish():

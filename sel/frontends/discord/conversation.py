@@ -18,7 +18,6 @@ import discord
 from discord.ext import commands
 
 from sel.app import App
-from sel.brain.decision import reroute
 from sel.config import DiscordSettings
 from sel.frontends.discord.access import allowed, owners_of
 from sel.frontends.discord.attachments import image_urls, read_attachments
@@ -112,7 +111,7 @@ class Conversation(commands.Cog):
         vision = self.app.brain.vision_available
         incoming = with_attachments(job.incoming, read, await image_urls(message) if vision else ())
         # What the files say can change the route (a trace in a .txt is code), not whether SEL answers.
-        decision = reroute(job.decision, incoming, vision_available=vision)
+        decision = self.app.brain.reroute(job.decision, incoming)
         return Job(message, incoming, decision, shown_above(read))
 
     async def _answer(self, job: Job) -> None:
