@@ -15,10 +15,14 @@ from typing import Any, TypeVar
 
 from sel.env_reader import EnvReader, read_environment
 from sel.errors import ConfigError, ModelError
+from sel.undecodable import replace_undecodable
 
 MODES = ("casual", "deep_focus", "playful", "quiet_companion")
 QUANTS = {"none": None, "f16": None, "4bit": "q4_0", "8bit": "q8_0"}
-SECRET_FIELDS = frozenset({"discord_token"})
+SLOTS = ("general", "coder", "vision")
+APIS = ("chat", "completions")
+REASONING_VIEWS = ("hide", "spoiler")
+SECRET_FIELDS = frozenset({"discord_token", "api_key", *(f"{slot}_api_key" for slot in SLOTS)})
 
 T = TypeVar("T")
 
@@ -36,6 +40,21 @@ DEFAULT_GGUF = "gemma-3-270m-Q4_K_M.gguf"
 DEFAULT_EMBED_DIR = "all-MiniLM-L6-v2-int8"
 DEFAULT_STT = "tiny.en"
 DEFAULT_PIPER = "en_US-joe-medium.onnx"
+
+
+@dataclass(frozen=True)
+class RemoteSlot:
+    """A slot served by an OpenAI-compatible server: its base URL (ending in /v1) and the model's name there.
+
+    ``api`` is the endpoint SEL prompts through: ``chat`` (/chat/completions, the server applies the
+    model's chat template) or ``completions`` (/completions with SEL's transcript prompt, for base models).
+    """
+
+    slot: str
+    base_url: str
+    model: str
+    api_key: str | None = field(repr=False)
+    api: str = "chat"
 
 
 @dataclass(frozen=True)
@@ -58,6 +77,11 @@ class LlmSettings:
     repeat_penalty: float
     seed: int
     kv_cache_mb: int
+    remote: tuple[RemoteSlot, ...] = ()
+    max_parallel: int = 4
+    connect_timeout: float = 5.0
+    read_timeout: float = 120.0
+    show_reasoning: str = "hide"
 
     @property
     def kv_cache_type(self) -> str | None:
@@ -68,6 +92,17 @@ class LlmSettings:
     def flash_attn(self) -> bool:
         """SEL_COMPILE maps to flash attention; quantized V caches need it too."""
         return self.compile or self.kv_cache_type is not None
+
+    def remote_slots(self) -> dict[str, RemoteSlot]:
+        """The slots served by a model server (SEL_*_URL set), by slot name; the others are local GGUFs."""
+        return {r.slot: r for r in self.remote}
+
+    @property
+    def has_vision(self) -> bool:
+        """A vision model is configured: a server for the vision slot, or a local GGUF with its projector."""
+        if "vision" in self.remote_slots():
+            return True
+        return self.vision_model is not None and self.vision_mmproj is not None
 
 
 @dataclass(frozen=True)
@@ -166,6 +201,22 @@ class Settings:
     repeat_penalty: float = 1.1
     seed: int = -1
     kv_cache_mb: int = 512
+    # Model servers: a slot with a URL is served there and its *_model is the model's name on it
+    general_url: str | None = None
+    coder_url: str | None = None
+    vision_url: str | None = None
+    api_key: str | None = field(default=None, repr=False)
+    general_api_key: str | None = field(default=None, repr=False)
+    coder_api_key: str | None = field(default=None, repr=False)
+    vision_api_key: str | None = field(default=None, repr=False)
+    general_api: str = "chat"
+    coder_api: str = "chat"
+    vision_api: str = "chat"
+    remote: tuple[RemoteSlot, ...] = field(default=(), repr=False)  # the above, resolved per slot
+    max_parallel: int = 4
+    connect_timeout: float = 5.0
+    read_timeout: float = 120.0
+    show_reasoning: str = "hide"
     log_level: str = "WARNING"
     timezone: str = ""  # IANA name for the mood's day/night rhythm; "" = the machine's local time
     # Discord frontend
@@ -201,6 +252,15 @@ class Settings:
         """STT_MODEL is a path, or a model name resolved under the models directory."""
         return self.voice.resolve_stt_model()
 
+    def remote_slots(self) -> dict[str, RemoteSlot]:
+        """The slots served by a model server, by slot name."""
+        return self.llm.remote_slots()
+
+    @property
+    def has_vision(self) -> bool:
+        """A vision model is configured (a server, or a local GGUF with its projector)."""
+        return self.llm.has_vision
+
     @property
     def llm(self) -> LlmSettings:
         return _slice(LlmSettings, self)
@@ -222,6 +282,8 @@ class Settings:
         out: dict[str, Any] = {}
         for f in fields(self):
             value = getattr(self, f.name)
+            if f.name == "remote":  # derived from the *_url, *_model and key fields shown beside it
+                continue
             if f.name in SECRET_FIELDS:
                 value = "(set, hidden)" if value else "(not set)"
             elif isinstance(value, Path):
@@ -229,6 +291,7 @@ class Settings:
             elif isinstance(value, frozenset):
                 value = sorted(value)
             out[f.name] = value
+        out.update({f"{r.slot}_model": r.model for r in self.remote})  # a server's model name, exactly as written
         return out
 
 
@@ -257,6 +320,7 @@ def _llm_values(r: EnvReader, models_dir: Path) -> dict[str, Any]:
         "coder_model": r.path("SEL_CODER_MODEL", models_dir / DEFAULT_GGUF),
         "vision_model": r.optional_path("SEL_VISION_MODEL"),
         "vision_mmproj": r.optional_path("SEL_VISION_MMPROJ"),
+        **_server_values(r),
         "quant": r.choice("SEL_QUANT", "none", tuple(QUANTS)),
         "single_backend": r.flag("SEL_SINGLE_BACKEND", True),
         "max_new_tokens": r.integer("SEL_MAX_NEW_TOKENS", 128, 1, 8192),
@@ -270,6 +334,34 @@ def _llm_values(r: EnvReader, models_dir: Path) -> dict[str, Any]:
         "seed": r.integer("SEL_SEED", -1, -1, 2**31 - 1),
         "kv_cache_mb": r.integer("SEL_KV_CACHE_MB", 512, 0, 1 << 20),
     }
+
+
+def _server_values(r: EnvReader) -> dict[str, Any]:
+    """Model-server settings; a remote slot's *_model becomes the model name as written (not a path)."""
+    values: dict[str, Any] = {
+        "api_key": r.text("SEL_API_KEY") or None,
+        "max_parallel": r.integer("SEL_MAX_PARALLEL", 4, 1, 64),
+        "connect_timeout": r.number("SEL_CONNECT_TIMEOUT", 5.0, 0.1, 600.0),
+        "read_timeout": r.number("SEL_READ_TIMEOUT", 120.0, 1.0, 3600.0),
+        "show_reasoning": r.choice("SEL_SHOW_REASONING", "hide", REASONING_VIEWS),
+    }
+    remote = []
+    for slot in SLOTS:
+        url, key = r.url(f"SEL_{slot.upper()}_URL"), r.text(f"SEL_{slot.upper()}_API_KEY") or None
+        api = r.choice(f"SEL_{slot.upper()}_API", "chat", APIS)
+        values.update({f"{slot}_url": url, f"{slot}_api_key": key, f"{slot}_api": api})
+        if url is None:
+            continue
+        model = r.raw(f"SEL_{slot.upper()}_MODEL")
+        if model is None:
+            raise ConfigError(
+                f"SEL_{slot.upper()}_URL is set: set SEL_{slot.upper()}_MODEL to the model's name on that server "
+                "(`sel doctor` lists the names it serves)"
+            )
+        remote.append(RemoteSlot(slot, url, replace_undecodable(model), key or values["api_key"], api))
+        values[f"{slot}_model"] = Path(model)  # shown by `sel config`; the exact name is in RemoteSlot
+    values["remote"] = tuple(remote)
+    return values
 
 
 def _memory_values(r: EnvReader, models_dir: Path) -> dict[str, Any]:
@@ -314,6 +406,12 @@ def _check_together(settings: Settings, r: EnvReader) -> None:
     """Checks that need more than one value, or the file system."""
     if settings.data_dir.exists() and not settings.data_dir.is_dir():
         raise ConfigError(f"SEL_DATA_DIR={settings.data_dir} is a file, not a folder; point it at a folder")
+    if settings.vision_url is not None:
+        if settings.vision_mmproj is not None:
+            raise ConfigError(
+                "SEL_VISION_MMPROJ is for a local vision GGUF; with SEL_VISION_URL the server reads pictures: unset it"
+            )
+        return
     for name in ("SEL_VISION_MODEL", "SEL_VISION_MMPROJ"):
         path = r.optional_path(name)
         if path is not None:

@@ -117,6 +117,27 @@ class EnvReader:
         value = self.raw(name)
         return _utf8_path(name, Path(value).expanduser()) if value else None
 
+    def url(self, name: str) -> str | None:
+        """The base URL of an OpenAI-compatible server (``http(s)://host[:port]/v1``), without a trailing slash."""
+        value = self.raw(name)
+        if value is None:
+            return None
+        from urllib.parse import urlsplit
+
+        fix = f"set {name} to the server's base URL, e.g. http://127.0.0.1:8080/v1"
+        if "@" in value.split("://", 1)[-1].split("/", 1)[0]:  # the URL is printed in `sel config` and in errors
+            raise ConfigError(f"{name}: the URL holds a user or password; remove it and put the key in SEL_API_KEY")
+        try:
+            parts = urlsplit(value)
+            port_ok = parts.port is None or parts.port > 0
+        except ValueError:  # a port that is not a number
+            parts, port_ok = urlsplit(""), False
+        if parts.scheme not in ("http", "https") or not parts.hostname or not port_ok:
+            raise ConfigError(f"{name}={value!r} is not an http(s) URL with a host; {fix}")
+        if parts.path.strip("/") == "":
+            raise ConfigError(f"{name}={value!r} has no API path; add /v1 (OpenAI-compatible servers answer there)")
+        return value.rstrip("/")
+
     def ids(self, name: str) -> frozenset[int]:
         value = self.raw(name)
         if value is None:

@@ -37,6 +37,22 @@ class ConsentError(SelError):
     exit_code = 3
 
 
+class ServerUnavailableError(SelError):
+    """A model server did not give a usable answer. ``kind`` says what happened, for a kind chat message:
+
+    ``connect`` (nothing listens, or the name does not resolve), ``timeout`` (no answer in time),
+    ``busy`` (429/503 after the retries), ``auth`` (401/403: the API key), ``model`` (no such model
+    there), ``http`` (another error status), ``broken`` (the answer stopped half-way).
+    """
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, kind: str, url: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.url = url
+
+
 UNEXPECTED = "something went wrong on SEL's side; the owner can find the details in SEL's log"
 
 

@@ -56,6 +56,7 @@ def run_checks(settings: Settings) -> list[Check]:
         _python(),
         *_llama(),
         *_gguf_models(settings),
+        *_servers(settings),
         _embedder(settings),
         _stt(settings),
         _piper(settings),
@@ -104,7 +105,35 @@ def _gguf_models(settings: Settings) -> list[Check]:
     if settings.vision_model is not None and settings.vision_mmproj is not None:
         slots["vision"] = ("SEL_VISION_MODEL", settings.vision_model)
         slots["vision mmproj"] = ("SEL_VISION_MMPROJ", settings.vision_mmproj)
-    return [_gguf_model(slot, variable, path) for slot, (variable, path) in slots.items()]
+    remote = settings.remote_slots()  # a server's slot names a model there, not a file: _servers checks it
+    return [_gguf_model(slot, variable, path) for slot, (variable, path) in slots.items() if slot not in remote]
+
+
+def _servers(settings: Settings) -> list[Check]:
+    """Each model server: does it answer, take the key and serve the model named for its slot?"""
+    remote = settings.remote_slots()
+    if not remote:
+        return []
+    import asyncio
+
+    from sel.llm.http_engine import HttpEngine
+
+    async def probe() -> list[str | None]:
+        engine = HttpEngine(remote, settings.llm)
+        try:
+            return list(await asyncio.gather(*(engine.check_slot(slot) for slot in remote)))
+        finally:
+            await engine.aclose()
+
+    checks = []
+    for slot, problem in zip(remote, asyncio.run(probe()), strict=True):
+        name, where = f"{slot} server", f"{remote[slot].base_url} ({remote[slot].model})"
+        if problem is None:
+            checks.append(Check(name, "OK", f"{where} answers and serves the model"))
+        else:
+            what, _, fix = problem.partition("; ")
+            checks.append(Check(name, "MISSING", what, fix))
+    return checks
 
 
 def _gguf_model(slot: str, variable: str, path: Path) -> Check:
