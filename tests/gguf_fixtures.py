@@ -9,6 +9,7 @@ word tokens. Replies are therefore printable gibberish of exactly max_tokens tok
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -117,14 +118,11 @@ def vocabulary() -> tuple[list[str], list[float], list[int]]:
     return tokens, scores, types
 
 
-def write_tiny_llama(path: Path, seed: int, *, chat_template: str | None = None, name: str = "tiny") -> Path:
-    """Write a ~0.5 MB llama GGUF with random weights; distinct seeds give distinct models."""
+def llama_writer(
+    path: Path, name: str, tokens: list[str], scores: list[float], types: list[int], *, eos: int = 2
+) -> Any:
+    """A GGUFWriter with the tiny llama's hyper-parameters and an SPM vocabulary; tensors are the caller's."""
     import gguf
-
-    rng = np.random.default_rng(seed)
-    tokens, scores, types = vocabulary()
-    n_vocab = len(tokens)
-    word_like = np.array([t == NORMAL for t in types])
 
     writer = gguf.GGUFWriter(str(path), "llama")
     writer.add_name(name)
@@ -142,10 +140,22 @@ def write_tiny_llama(path: Path, seed: int, *, chat_template: str | None = None,
     writer.add_token_scores(scores)
     writer.add_token_types(types)
     writer.add_bos_token_id(1)
-    writer.add_eos_token_id(2)
+    writer.add_eos_token_id(eos)
     writer.add_unk_token_id(0)
     writer.add_add_bos_token(True)
     writer.add_add_eos_token(False)
+    return writer
+
+
+def write_tiny_llama(path: Path, seed: int, *, chat_template: str | None = None, name: str = "tiny") -> Path:
+    """Write a ~0.5 MB llama GGUF with random weights; distinct seeds give distinct models."""
+
+    rng = np.random.default_rng(seed)
+    tokens, scores, types = vocabulary()
+    n_vocab = len(tokens)
+    word_like = np.array([t == NORMAL for t in types])
+
+    writer = llama_writer(path, name, tokens, scores, types)
     if chat_template is not None:
         writer.add_chat_template(chat_template)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tests.gguf_fixtures import N_CTX, N_FF, N_HEAD, N_LAYER, NORMAL, vocabulary
+from tests.gguf_fixtures import N_FF, N_LAYER, NORMAL, llama_writer, vocabulary
 
 N_EMBD = 64
 EOS = 2
@@ -28,7 +28,6 @@ def write_scripted_llama(path: Path, script: list[str], *, name: str = "scripted
     several words or a newline. Pieces are never produced by tokenizing a prompt: the tokenizer
     only merges into a token through shorter tokens, and a piece's parts are not in the vocabulary.
     """
-    import gguf
 
     if not 0 < len(script) < N_EMBD:
         raise ValueError(f"a script has 1 to {N_EMBD - 1} pieces")
@@ -49,26 +48,7 @@ def write_scripted_llama(path: Path, script: list[str], *, name: str = "scripted
         out[first_piece + i, i] = LOGIT  # after the previous piece (or any ordinary token) comes piece i
     out[EOS, len(script)] = LOGIT  # after the last piece, end-of-text
 
-    writer = gguf.GGUFWriter(str(path), "llama")
-    writer.add_name(name)
-    writer.add_context_length(N_CTX)
-    writer.add_embedding_length(N_EMBD)
-    writer.add_block_count(N_LAYER)
-    writer.add_feed_forward_length(N_FF)
-    writer.add_head_count(N_HEAD)
-    writer.add_head_count_kv(N_HEAD)
-    writer.add_rope_dimension_count(N_EMBD // N_HEAD)
-    writer.add_layer_norm_rms_eps(1e-5)
-    writer.add_file_type(gguf.LlamaFileType.ALL_F32)
-    writer.add_tokenizer_model("llama")
-    writer.add_token_list(tokens)
-    writer.add_token_scores(scores)
-    writer.add_token_types(types)
-    writer.add_bos_token_id(1)
-    writer.add_eos_token_id(EOS)
-    writer.add_unk_token_id(0)
-    writer.add_add_bos_token(True)
-    writer.add_add_eos_token(False)
+    writer = llama_writer(path, name, tokens, scores, types, eos=EOS)
 
     ones = np.ones(N_EMBD, dtype=np.float32)
     writer.add_tensor("token_embd.weight", embd)
