@@ -128,12 +128,13 @@ class App:
     # -- lifecycle ------------------------------------------------------------------------------
 
     async def warm_up(self) -> None:
-        """Load the general model and generate one token with it.
+        """Get the general slot ready: a local model loads and generates one token; a server is asked for it.
 
-        A model that cannot load raises ModelError here, at start-up, instead of at someone's
-        first message; and that first reply does not pay for loading the model.
+        A model that cannot load, or a server that is down or lacks the model, raises a SelError
+        here, at start-up, instead of at someone's first message; and that first reply does not
+        pay for loading the model.
         """
-        await asyncio.to_thread(self._engine.run_blocking, _one_token, "general")
+        await self._engine.warm_up("general")
 
     def start_background(self) -> None:
         """Periodic work that needs a running loop: pruning expired memories."""
@@ -155,7 +156,7 @@ class App:
             await self.brain.save()
         except Exception:
             log.exception("could not save SEL's state on shutdown")
-        await asyncio.to_thread(self._engine.close)
+        await self._engine.aclose()  # frees the models (in a thread) and closes server connections
         if self._memory is not None:
             await asyncio.to_thread(self._memory.close)
 
@@ -285,9 +286,3 @@ def _open_memory_for_chat(settings: Settings, engine: Engine, clock: Callable[[]
 
         llm_extract = fact_extractor(engine)
     return MemoryStore.open(settings.data_dir, settings.embed_model, clock=clock, llm_extract=llm_extract)
-
-
-def _one_token(llm: Any) -> None:
-    # One greedy token runs a full forward pass: the weights are paged in and llama.cpp's compute
-    # buffers exist. Greedy, so the warm-up draws nothing from the sampler's random state.
-    llm.create_completion(" ", max_tokens=1, temperature=0.0)

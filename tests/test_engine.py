@@ -32,7 +32,7 @@ def engine_factory(make_settings: Callable[..., Settings]):
     engines: list[Engine] = []
 
     def make(**env: str) -> Engine:
-        engine = Engine(make_settings(**env))
+        engine = Engine(make_settings(**env).llm)
         engines.append(engine)
         return engine
 
@@ -216,8 +216,8 @@ async def test_model_with_chat_template_is_prompted_with_its_template(engine_fac
     rendered = engine.run_blocking(
         lambda llm: (
             None
-            or __import__("sel.llm.engine", fromlist=["_format_for"])
-            ._format_for(llm)
+            or __import__("sel.llm.residency", fromlist=["prompt_format_for"])
+            .prompt_format_for(llm)
             .render(plan_for("hello", "how are you", sel_replies=("hi!",)))
         )
     )
@@ -257,7 +257,7 @@ async def test_truncated_gguf_gives_a_one_line_error(engine_factory, tiny_models
 
 
 def test_partial_speaker_tag_at_the_cut_is_trimmed() -> None:
-    from sel.llm.engine import trim_partial_stop
+    from sel.llm.generation import trim_partial_stop
 
     stops = ("\nSEL:", "\nalice:")
     assert trim_partial_stop("I like tea!\nali", stops) == "I like tea!"

@@ -24,7 +24,7 @@ def engine(bundled_models_dir: Path, tmp_path_factory: pytest.TempPathFactory):
             "SEL_SEED": "3",
         }
     )
-    engine = Engine(settings)
+    engine = Engine(settings.llm)
     yield engine
     engine.close()
 

@@ -99,7 +99,7 @@ def _seconds(work: Callable[[], object]) -> float:
 
 def _conversations(engine: Engine, *, target_tokens: int) -> tuple[PromptPlan, PromptPlan]:
     """Conversations A and B, each about ``target_tokens`` long, without their last message."""
-    from sel.llm.engine import prompt_format_for
+    from sel.llm.residency import prompt_format_for
 
     def count(plan: PromptPlan) -> int:
         tokens: int = engine.run_blocking(
@@ -182,7 +182,7 @@ def _raw_decode(llm: Any, plan: PromptPlan, settings: Settings) -> float:
     Same prompt, sampling parameters and stop strings as SEL's path, so the ratio shows
     only what SEL's thread hand-off and streaming cost.
     """
-    from sel.llm.engine import prompt_format_for
+    from sel.llm.residency import prompt_format_for
 
     rendered = prompt_format_for(llm).render(plan)
     llm.reset()

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from sel.domain import CUT_TURN, PromptPlan, Turn
 
@@ -79,7 +79,8 @@ class ChatTemplateFormat:
         return chat_messages(plan)
 
     def render(self, plan: PromptPlan) -> Rendered:
-        result = self._formatter(messages=self.messages(plan))
+        # Plain dicts of the shape llama-cpp-python's message TypedDicts describe.
+        result = self._formatter(messages=cast(Any, self.messages(plan)))
         prompt = result.prompt
         if self._bos and prompt.startswith(self._bos):
             prompt = prompt[len(self._bos) :]  # llama.cpp adds the BOS token itself
