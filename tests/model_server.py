@@ -111,6 +111,8 @@ def make_server(folder: Path, *, api_key: str | None = API_KEY, port: int | None
         "host": "127.0.0.1",
         "port": port,
         "api_key": api_key,
+        # A waiting request must not cut off the one streaming (llama-cpp-python's default does).
+        "interrupt_requests": False,
         "models": [
             {"model": str(path), "model_alias": alias, "n_ctx": 1024, "n_threads": 1, "verbose": False}
             for alias, path in models.items()
