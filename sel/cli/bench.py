@@ -1,9 +1,10 @@
-"""`sel bench [llm|memory|voice]`: speed and memory figures, as lines or one JSON object (--json)."""
+"""`sel bench [llm|engine|memory|recall|voice]`: speed and memory figures, as lines or one JSON object (--json)."""
 
 from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 from typing import Any
 
 from sel.cli.printing import plain
@@ -13,14 +14,17 @@ from sel.config import Settings
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `bench`."""
     bench = subparsers.add_parser("bench", help="measure speed and memory (prints JSON with --json)")
-    bench.add_argument("what", nargs="?", default="llm", choices=["llm", "memory", "voice"])
+    bench.add_argument("what", nargs="?", default="llm", choices=["llm", "engine", "memory", "recall", "voice"])
     bench.add_argument("--json", action="store_true", help="print one JSON object")
     bench.add_argument("--quick", action="store_true", help="smaller workloads (for a smoke run)")
+    bench.add_argument(
+        "--llama-server", type=Path, metavar="PATH", help="engine: the llama-server binary (default: the one built)"
+    )
     bench.set_defaults(func=bench_command)
 
 
 def bench_command(args: argparse.Namespace, settings: Settings) -> int:
-    result = run_bench(args.what, settings, quick=args.quick)
+    result = run_bench(args.what, settings, quick=args.quick, llama_server=args.llama_server)
     if args.json:
         print(json.dumps(result))
     else:
@@ -29,18 +33,28 @@ def bench_command(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def run_bench(what: str, settings: Settings, *, quick: bool = False) -> dict[str, Any]:
-    """The figures of one benchmark: "llm", "memory" or "voice" (each imports its models only when run)."""
+def run_bench(
+    what: str, settings: Settings, *, quick: bool = False, llama_server: Path | None = None
+) -> dict[str, Any]:
+    """The figures of one benchmark: llm, engine, memory, recall or voice (each imports its models only when run)."""
     if what == "llm":
         from sel.cli.bench_llm import run_llm_bench
 
         return run_llm_bench(settings, quick=quick)
+    if what == "engine":
+        from sel.cli.bench_engine import run_engine_bench
+
+        return run_engine_bench(settings, llama_server=llama_server, quick=quick)
     if what == "memory":
         from sel.cli.bench_memory import run_memory_bench
 
         if quick:
             return run_memory_bench(settings.memory, memories=5_000, users=100)
         return run_memory_bench(settings.memory)
+    if what == "recall":
+        from sel.cli.bench_recall import run_recall_bench
+
+        return run_recall_bench(settings.memory.embed_model)
     from sel.cli.bench_voice import run_voice_bench
 
     return run_voice_bench(settings)

@@ -13,6 +13,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from sel.memory import keyword_index
+
 # Words that carry no fact: said before or after one, they do not make it a different fact.
 _LEADING_FILLER = re.compile(
     r"^(?:(?:oh|ah|um+|uh+|er|well|so|also|and|but|btw|by the way|fyi|hey|hi|ok|okay|yeah|yep|anyway|actually|"
@@ -117,9 +119,10 @@ def _word_set(text: str) -> frozenset[str]:
 
 
 def forget_cached() -> None:
-    """Drop the cached readings of memory texts (after a user is forgotten, their texts leave memory too)."""
+    """Drop the cached readings and keyword indexes of memory texts (after a forget, their texts leave memory too)."""
     _searchable.cache_clear()
     _word_set.cache_clear()
+    keyword_index.forget_cached()
 
 
 @functools.lru_cache(maxsize=64)

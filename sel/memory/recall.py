@@ -1,32 +1,63 @@
-"""Reading memories back: recall by meaning for a reply, and a user's whole record for an export or a map.
+"""Reading memories back: recall by meaning and keywords for a reply, and a user's whole record for an export or a map.
 
 Recall searches only the labels of the asking user's unexpired memories, so nothing of anyone
-else can come back (sel.memory.index); it embeds the query outside the lock and checks
-consent again once it holds it.
+else can come back (sel.memory.index, sel.memory.keyword_index); it embeds the query outside
+the lock and checks consent again once it holds it. Candidates are the nearest by meaning, the
+best by BM25, those naming the query's details and those said in the window its time words
+name (sel.memory.when); sel.memory.ranking fuses their scores.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING
 
 import orjson
 
 from sel.memory.core import StoreCore
-from sel.memory.details import NAMED_DETAIL_BONUS, named_share, query_details
-from sel.memory.ranking import recall_score
+from sel.memory.details import named_share, query_details
+from sel.memory.keyword_index import keyword_scores
+from sel.memory.ranking import DEFAULT_FUSION, Fusion, fused_relevance, recall_score
 from sel.memory.records import Memory, Recalled, UserRecords, clean_text
 from sel.memory.retention import SOFT_TTL_SECONDS, is_expired
+from sel.memory.when import Window, time_window
 
 if TYPE_CHECKING:
     import numpy as np
 
+MAX_WINDOW_CANDIDATES = 200  # the most recent memories said inside a query's time window that are scored
 
-def recall(core: StoreCore, user_id: str, query: str, *, k: int, now: float, min_similarity: float) -> list[Recalled]:
-    """The user's ``k`` memories most relevant to ``query``, best first (see MemoryStore.recall)."""
+
+@dataclass(frozen=True, slots=True)
+class _Query:
+    text: str
+    details: frozenset[str]
+    window: Window | None
+    fusion: Fusion
+
+
+def recall(
+    core: StoreCore,
+    user_id: str,
+    query: str,
+    *,
+    k: int,
+    now: float,
+    min_similarity: float,
+    tz: tzinfo | None = None,
+    fusion: Fusion = DEFAULT_FUSION,
+) -> list[Recalled]:
+    """The user's ``k`` memories most relevant to ``query``, best first (see MemoryStore.recall).
+
+    ``tz`` is where "yesterday" starts (default: the machine's local time zone).
+    """
     query = clean_text(query)
     if k <= 0 or not query:
         return []
-    details = query_details(query)
+    zone = tz or datetime.now().astimezone().tzinfo
+    window = time_window(query, now, zone) if fusion.time_bonus and zone else None
+    asked = _Query(query, query_details(query), window, fusion)
     with core.lock:
         if user_id not in core.state.consent or user_id not in core.state.labels_by_user:
             return []
@@ -35,36 +66,68 @@ def recall(core: StoreCore, user_id: str, query: str, *, k: int, now: float, min
         core.check_open()
         if user_id not in core.state.consent:
             return []
-        allowed = _recallable_labels(core, user_id, now)
-        hits = core.index.search(vector, allowed, k=max(4 * k, 20))
-        if details:
-            hits += _naming(core, details, vector, allowed, skip={label for label, _ in hits})
-        ranked = []
-        for label, similarity in hits:
-            memory = core.state.memory_at(label)
-            if memory.user_id != user_id:
-                raise RuntimeError("memory index returned another user's memory")  # never reachable; never leak
-            lift = NAMED_DETAIL_BONUS * named_share(details, memory.text)
-            if similarity + lift >= min_similarity:
-                score = recall_score(similarity, memory, now) + lift
-                ranked.append(
-                    Recalled(memory.id, memory.text, score, similarity, memory.tags, memory.hard, memory.created_at)
-                )
+        ranked = _ranked(core, user_id, asked, vector, now, min_similarity, want=max(4 * k, 20))
     ranked.sort(key=lambda r: r.score, reverse=True)
     return ranked[:k]
 
 
-def _naming(
-    core: StoreCore, details: frozenset[str], vector: np.ndarray, allowed: set[int], *, skip: set[int]
-) -> list[tuple[int, float]]:
-    """(label, cosine) of the ``allowed`` memories that name one of ``details``: the nearest neighbours
-    by embedding can miss the one fact among many similar ones that names "trip 17"."""
-    labels = [
-        label for label in allowed if label not in skip and named_share(details, core.state.memory_at(label).text) > 0
-    ]
-    if not labels:
-        return []
-    return list(zip(labels, (float(c) for c in core.index.vectors(labels) @ vector), strict=True))
+def _ranked(
+    core: StoreCore, user_id: str, asked: _Query, vector: np.ndarray, now: float, min_similarity: float, want: int
+) -> list[Recalled]:
+    """Every candidate that passes ``min_similarity``, scored (under the lock)."""
+    cosine, keyword = _candidates(core, user_id, asked, vector, now, want)
+    relevance, share = fused_relevance(asked.fusion, cosine, keyword)
+    out = []
+    for label, similarity in cosine.items():
+        memory = core.state.memory_at(label)
+        if memory.user_id != user_id:
+            raise RuntimeError("memory index returned another user's memory")  # never reachable; never leak
+        lift = asked.fusion.detail_bonus * named_share(asked.details, memory.text) + _time_lift(asked, memory)
+        if similarity + lift + asked.fusion.keyword_weight * share[label] >= min_similarity:
+            score = recall_score(relevance[label], memory, now) + lift
+            tags, hard, created_at, said_at = memory.tags, memory.hard, memory.created_at, memory.when_said
+            out.append(Recalled(memory.id, memory.text, score, similarity, tags, hard, created_at, said_at))
+    return out
+
+
+def _candidates(
+    core: StoreCore, user_id: str, asked: _Query, vector: np.ndarray, now: float, want: int
+) -> tuple[dict[int, float], dict[int, float]]:
+    """(label -> cosine, label -> BM25) of the memories worth scoring: the nearest by meaning, the best by
+    keywords, those naming the query's details and those said in its time window."""
+    allowed = _recallable_labels(core, user_id, now)
+    cosine = dict(core.index.search(vector, allowed, k=want))
+    keyword: dict[int, float] = {}
+    extra: set[int] = set()
+    if asked.fusion.kind != "dense":
+        keyword = keyword_scores(core.state, user_id, asked.text, allowed)
+        extra.update(sorted(keyword, key=lambda label: keyword[label], reverse=True)[:want])
+    if asked.details:
+        # The nearest by embedding can miss the one fact among many similar ones that names "trip 17".
+        extra.update(label for label in allowed if named_share(asked.details, core.state.memory_at(label).text) > 0)
+    if asked.window is not None:
+        extra.update(_said_within(core, allowed, asked.window))
+    extra.difference_update(cosine)
+    if extra:
+        labels = sorted(extra)
+        cosine.update(zip(labels, (float(c) for c in core.index.vectors(labels) @ vector), strict=True))
+    return cosine, keyword
+
+
+def _time_lift(asked: _Query, memory: Memory) -> float:
+    if asked.window is None:
+        return 0.0
+    start, end = asked.window
+    return asked.fusion.time_bonus if start <= memory.when_said < end else 0.0
+
+
+def _said_within(core: StoreCore, allowed: set[int], window: Window) -> list[int]:
+    """The labels of the ``allowed`` memories said inside ``window``, the most recent first, capped."""
+    start, end = window
+    inside = [core.state.memory_at(label) for label in allowed]
+    inside = [m for m in inside if start <= m.when_said < end]
+    inside.sort(key=lambda m: m.when_said, reverse=True)
+    return [m.label for m in inside[:MAX_WINDOW_CANDIDATES]]
 
 
 def _recallable_labels(core: StoreCore, user_id: str, now: float) -> set[int]:

@@ -31,7 +31,8 @@ class Memory:
     ``label`` is the memory's row in the vector index; ``version`` grows every time the
     memory changes (a newer fact in its slot updates it in place).
     ``slot`` names what the fact is about ("home", "name-of:turtle"): a newer fact in the
-    same slot replaces the older one.
+    same slot replaces the older one. ``said_at`` is when the fact was said (the message's time,
+    or an import's ``created_at``); None only for records built without it: read it via :attr:`when_said`.
     """
 
     id: str
@@ -44,6 +45,12 @@ class Memory:
     label: int
     version: int = 1
     slot: str | None = None
+    said_at: float | None = None
+
+    @property
+    def when_said(self) -> float:
+        """When the fact was said; records from before ``said_at`` existed count their ``created_at``."""
+        return self.created_at if self.said_at is None else self.said_at
 
     def to_json(self) -> dict[str, Any]:
         """The stored form (plain JSON types)."""
@@ -58,6 +65,7 @@ class Memory:
             "label": self.label,
             "version": self.version,
             "slot": self.slot,
+            "said_at": self.when_said,
         }
 
     @classmethod
@@ -68,6 +76,7 @@ class Memory:
             memory_id, user_id, text, tags = data["id"], data["user"], data["text"], data["tags"]
             hard, created_at, updated_at = data["hard"], data["created_at"], data["updated_at"]
             label, version, slot = data["label"], data["version"], data.get("slot")
+            said_at = data.get("said_at", created_at)  # logs written before the field: when it was stored
         except (KeyError, TypeError):
             raise ValueError("a memory field is missing") from None
         if not (
@@ -82,10 +91,21 @@ class Memory:
             and type(label) is int
             and type(version) is int
             and (slot is None or type(slot) is str)
+            and type(said_at) in (int, float)
         ):
             raise ValueError("a memory field has the wrong type")
         return cls(
-            memory_id, user_id, text, tuple(tags), hard, float(created_at), float(updated_at), label, version, slot
+            memory_id,
+            user_id,
+            text,
+            tuple(tags),
+            hard,
+            float(created_at),
+            float(updated_at),
+            label,
+            version,
+            slot,
+            float(said_at),
         )
 
     def revised(self, **changes: Any) -> Memory:
@@ -104,6 +124,7 @@ class Recalled:
     tags: tuple[str, ...]
     hard: bool
     created_at: float
+    said_at: float | None = None  # when the fact was said (None: not known to the caller that built it)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -114,6 +135,7 @@ class Recalled:
             "tags": list(self.tags),
             "hard": self.hard,
             "created_at": self.created_at,
+            "said_at": self.created_at if self.said_at is None else self.said_at,
         }
 
 

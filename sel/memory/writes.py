@@ -128,6 +128,7 @@ def _placed(core: StoreCore, user_id: str, new: Draft, vector: np.ndarray, now: 
             hard=new.hard or existing.hard,
             created_at=new.created_at or now,
             updated_at=now,
+            said_at=new.created_at or now,
         )
         return Outcome("updated", updated, previous_text=existing.text)
     duplicate = _duplicate_of(core, user_id, new, vector)
@@ -159,6 +160,7 @@ def _new_memory(core: StoreCore, user_id: str, new: Draft, now: float) -> Memory
         updated_at=now,
         label=core.state.allocate_label(),
         slot=new.slot,
+        said_at=new.created_at or now,  # the message's time, or the import's created_at
     )
 
 
