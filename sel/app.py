@@ -21,6 +21,17 @@ from typing import TYPE_CHECKING, Any
 from sel.config import Settings, folder_error
 from sel.domain import GenerationStats
 from sel.errors import SelError
+from sel.model_choice import (
+    SavedChoice,
+    SlotModels,
+    apply_saved,
+    checked_engine,
+    close_when_idle,
+    offer_for,
+    offers,
+    save_choice,
+    with_model,
+)
 
 if TYPE_CHECKING:
     from sel.brain.brain import Brain
@@ -60,12 +71,15 @@ class App:
         brain: Brain,
         *,
         clock: Callable[[], float] = time.time,
+        extraction: FactExtraction | None = None,
     ) -> None:
         self.settings = settings
         self.brain = brain
         self._engine = engine
         self._memory = memory
+        self._extraction = extraction
         self._clock = clock
+        self._retiring: set[asyncio.Task[None]] = set()  # engines replaced by a model switch, closing when idle
         self.started_at = clock()
         self._pruner: asyncio.Task[None] | None = None
         self._stt: SpeechToText | None = None
@@ -125,6 +139,41 @@ class App:
             ]
         )
 
+    # -- choosing models -----------------------------------------------------------------------------
+
+    async def model_choices(self) -> dict[str, SlotModels]:
+        """Per switchable slot, the model it uses and the ones it could: the GGUF files in the models folder,
+        or what its server lists (a server that cannot say is noted in ``problem``, not raised)."""
+        return await offers(self.settings, self._engine)
+
+    async def switch_model(self, slot: str, name: str) -> None:
+        """Serve ``slot`` with ``name`` from now on, and keep that choice for the next start.
+
+        Replies being written finish on the model they began with; the next ones use ``name``. An
+        InputError says which names the slot can use; a server that cannot list its models raises
+        ServerUnavailableError. The engine is rebuilt for the new choice, so the other local slots
+        load their model again at their next reply.
+        """
+        offer = offer_for(await self.model_choices(), slot, name)
+        if name != offer.current:
+            settings = with_model(self.settings, slot, name)
+            self._use(settings, await asyncio.to_thread(checked_engine, settings))
+        try:
+            await asyncio.to_thread(save_choice, self.settings.data_dir, slot, SavedChoice(name, offer.server))
+        except OSError as err:  # the switch holds until SEL stops; only keeping it failed
+            raise folder_error("SEL_DATA_DIR", self.settings.data_dir, err) from None
+        log.info("the %s slot now uses %s", slot, name)
+
+    def _use(self, settings: Settings, engine: Engine) -> None:
+        """Hand every part the new engine; the old one closes once its replies are done."""
+        old, self._engine, self.settings = self._engine, engine, settings
+        self.brain.engine, self.brain.settings = engine, settings
+        if self._extraction is not None:
+            self._extraction.use(engine)
+        task = asyncio.create_task(close_when_idle(old), name="sel-retire-engine")
+        self._retiring.add(task)
+        task.add_done_callback(self._retiring.discard)
+
     # -- lifecycle ------------------------------------------------------------------------------
 
     async def warm_up(self) -> None:
@@ -156,6 +205,7 @@ class App:
             await self.brain.save()
         except Exception:
             log.exception("could not save SEL's state on shutdown")
+        await asyncio.gather(*self._retiring, return_exceptions=True)
         await self._engine.aclose()  # frees the models (in a thread) and closes server connections
         if self._memory is not None:
             await asyncio.to_thread(self._memory.close)
@@ -232,12 +282,31 @@ class MemoryOffError(SelError):
     """A data-rights request on an SEL that runs without a memory store."""
 
 
-def open_app(settings: Settings, *, with_memory: bool = True, clock: Callable[[], float] = time.time) -> App:
-    """Build the engine, memory store and brain from ``settings`` (models load lazily)."""
-    from sel.llm.engine import Engine
+class FactExtraction:
+    """The memory store's LLM fact extraction (SEL_MEMORY_LLM_EXTRACTION=1), on the engine the app uses now."""
 
-    engine = Engine(settings.llm)
-    engine.check_models()
+    def __init__(self, engine: Engine) -> None:
+        self.use(engine)
+
+    def use(self, engine: Engine) -> None:
+        from sel.llm.facts import fact_extractor
+
+        self._extract = fact_extractor(engine)
+
+    def __call__(self, text: str) -> list[str]:
+        return self._extract(text)
+
+
+def open_app(settings: Settings, *, with_memory: bool = True, clock: Callable[[], float] = time.time) -> App:
+    """Build the engine, memory store and brain from ``settings`` (models load lazily).
+
+    The models the owner chose at run time (`/sel model`) are used over the ones in .env; a saved
+    choice that no longer fits is logged as a warning and .env's model is used.
+    """
+    settings, warnings = apply_saved(settings)
+    for warning in warnings:
+        log.warning("%s", warning)
+    engine = checked_engine(settings)
     try:
         return _assemble(settings, engine, with_memory=with_memory, clock=clock)
     except SelError:
@@ -262,7 +331,8 @@ def _assemble(settings: Settings, engine: Engine, *, with_memory: bool, clock: C
     from sel.brain.brain import Brain
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    memory = _open_memory_for_chat(settings, engine, clock) if with_memory else None
+    extraction = FactExtraction(engine) if with_memory and settings.memory_llm_extraction else None
+    memory = _open_memory_for_chat(settings, extraction, clock) if with_memory else None
     tz = None
     if settings.timezone:
         from zoneinfo import ZoneInfo
@@ -274,15 +344,12 @@ def _assemble(settings: Settings, engine: Engine, *, with_memory: bool, clock: C
         if memory is not None:
             memory.close()  # releases its lock for the next attempt
         raise
-    return App(settings, engine, memory, brain, clock=clock)
+    return App(settings, engine, memory, brain, clock=clock, extraction=extraction)
 
 
-def _open_memory_for_chat(settings: Settings, engine: Engine, clock: Callable[[], float]) -> MemoryStore:
+def _open_memory_for_chat(
+    settings: Settings, extraction: FactExtraction | None, clock: Callable[[], float]
+) -> MemoryStore:
     from sel.memory.store import MemoryStore
 
-    llm_extract = None
-    if settings.memory_llm_extraction:
-        from sel.llm.facts import fact_extractor
-
-        llm_extract = fact_extractor(engine)
-    return MemoryStore.open(settings.data_dir, settings.embed_model, clock=clock, llm_extract=llm_extract)
+    return MemoryStore.open(settings.data_dir, settings.embed_model, clock=clock, llm_extract=extraction)

@@ -156,6 +156,7 @@ class DiscordSettings:
     blocked_roles: frozenset[int]
     allowed_channels: frozenset[int]
     blocked_channels: frozenset[int]
+    shards: int | None = 0  # 0: one gateway connection; N: N shards; None ("auto"): as many as Discord recommends
 
 
 SliceT = TypeVar("SliceT")
@@ -231,6 +232,7 @@ class Settings:
     blocked_roles: frozenset[int] = frozenset()
     allowed_channels: frozenset[int] = frozenset()
     blocked_channels: frozenset[int] = frozenset()
+    shards: int | None = 0  # SEL_SHARDS: 0 = one gateway connection, N = N shards, None = "auto"
     # Memory
     memory_llm_extraction: bool = False
     recall_k: int = 5
@@ -394,12 +396,26 @@ def _discord_values(r: EnvReader) -> dict[str, Any]:
         "history_limit": r.integer("SEL_HISTORY_LIMIT", 50, 1, 500),
         "allow_dms": r.flag("SEL_ALLOW_DMS", True),
         "ping_on_reply": r.flag("SEL_PING_ON_REPLY", False),
+        "shards": _shards(r),
         **{
             f"{kind}_{what}": r.ids(f"SEL_{kind.upper()}_{what.upper()}")
             for kind in ("allowed", "blocked")
             for what in ("users", "roles", "channels")
         },
     }
+
+
+def _shards(r: EnvReader) -> int | None:
+    """SEL_SHARDS: unset or 0 for one gateway connection, N for N shards, "auto" (None) for Discord's advice."""
+    value = r.raw("SEL_SHARDS")
+    if value is not None and value.lower() == "auto":
+        return None
+    if value is not None and not value.isdigit():
+        raise ConfigError(
+            f"SEL_SHARDS={value!r} is not a shard count; set it to auto or a number of shards in .env, "
+            "or unset it for one connection"
+        )
+    return r.integer("SEL_SHARDS", 0, 0, 4096)
 
 
 def _check_together(settings: Settings, r: EnvReader) -> None:

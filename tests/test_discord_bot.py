@@ -317,6 +317,7 @@ async def test_each_command_is_one_prefix_command_and_one_sel_subcommand_with_th
         "mood": [],
         "why": [],
         "mode": [("name", 3, True, list(MODES))],
+        "model": [("slot", 3, False, ["general", "coder", "vision"]), ("name", 3, False, [])],
         "status": [],
         "help": [],
         "join": [],

@@ -35,7 +35,8 @@ def layer_of(module: str) -> tuple[str, str]:
     for backend in BACKENDS:
         if module == backend or module.startswith(backend + "."):
             return "backend", backend
-    for prefix, layer in (("sel.brain", "brain"), ("sel.app", "app"), ("sel.cli", "cli"), ("sel.__main__", "cli")):
+    app_layer = (("sel.app", "app"), ("sel.model_choice", "app"))  # the model switch is part of the composition root
+    for prefix, layer in (("sel.brain", "brain"), *app_layer, ("sel.cli", "cli"), ("sel.__main__", "cli")):
         if module == prefix or module.startswith(prefix + "."):
             return layer, prefix
     if module.startswith("sel.frontends."):

@@ -128,12 +128,16 @@ class Brain:
 
     async def respond(
         self, msg: IncomingMessage, history: Sequence[Turn], decision: Decision
-    ) -> AsyncGenerator[str, None]:
+    ) -> AsyncGenerator[str | Thought, None]:
         """Stream SEL's reply to ``msg``, restyled for its author.
 
         ``history`` is the conversation before ``msg``, oldest first (a copy of ``msg`` at its
         end is ignored). Closing the iterator early cancels the generation; SEL then records
         nothing about the reply.
+
+        The model's reasoning comes through as untouched :class:`Thought` items only when the owner
+        asked to see it (SEL_SHOW_REASONING=spoiler); it is never part of the reply's text, nor of
+        anything SEL keeps (tone notes, style, memory).
         """
         now = self.clock()
         self._feel(msg, decision, now)
@@ -159,9 +163,11 @@ class Brain:
             decision.slot, plan, conversation=msg.channel_id, max_tokens=self._reply_budget(decision, shape)
         )
         parts: list[str] = []
-        async with contextlib.aclosing(_restyled(stream, StreamRestyler(shape))) as pieces:
+        show_thoughts = self.settings.show_reasoning == "spoiler"
+        async with contextlib.aclosing(_restyled(stream, StreamRestyler(shape), show_thoughts)) as pieces:
             async for piece in pieces:
-                parts.append(piece)
+                if isinstance(piece, str):
+                    parts.append(piece)
                 yield piece
         await self._after_reply(msg, "".join(parts), tone, consented)
 
@@ -323,14 +329,19 @@ class Brain:
             log.warning("could not save the hormone state to %s: %s", self._store.path, err)
 
 
-async def _restyled(stream: AsyncGenerator[str | Thought, None], restyler: StreamRestyler) -> AsyncGenerator[str, None]:
+async def _restyled(
+    stream: AsyncGenerator[str | Thought, None], restyler: StreamRestyler, show_thoughts: bool
+) -> AsyncGenerator[str | Thought, None]:
     """The engine's chunks reshaped for the person as they arrive; closing this closes the engine's stream.
 
-    Reasoning (Thought items) is never part of the reply: it is left out here.
+    Reasoning (Thought items) never goes through the restyler: it is passed on untouched when
+    ``show_thoughts``, and left out otherwise.
     """
     async with contextlib.aclosing(stream):
         async for chunk in stream:
             if isinstance(chunk, Thought):
+                if show_thoughts:
+                    yield chunk
                 continue
             if piece := restyler.feed(chunk):
                 yield piece

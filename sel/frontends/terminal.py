@@ -24,13 +24,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from sel.config import Settings
-from sel.domain import Turn
+from sel.domain import Thought, Turn
 from sel.errors import InputError, SelError, render_error
 from sel.undecodable import replace_undecodable
 
 if TYPE_CHECKING:
     from sel.app import App, Status
 
+DIM, RESET = "\x1b[2m", "\x1b[0m"  # the model's reasoning, shown faint in a terminal
 CONVERSATION = "terminal"
 USER_ID = "local"  # `sel memory ... local` manages the terminal user's memories
 USER_NAME = "you"
@@ -169,25 +170,64 @@ async def answer(app: App, text: str, history: list[Turn], stdout: TextIO, inter
     )
     brain = app.brain
     decision = brain.decide(msg)
-    if interactive:
-        stdout.write("SEL> ")
-    parts: list[str] = []
+    writer = ReplyWriter(stdout, interactive)
     stream = brain.respond(msg, tuple(history), decision)
     try:
         async with contextlib.aclosing(stream):
             async for chunk in stream:
-                parts.append(chunk)
-                if interactive:
-                    stdout.write(chunk)
-                    stdout.flush()
+                if isinstance(chunk, Thought):  # only there with SEL_SHOW_REASONING=spoiler
+                    writer.thought(chunk.text)
+                else:
+                    writer.text(chunk)
     except SelError:
         if interactive:
             stdout.write("\n")
         raise
-    reply = "".join(parts).strip()
-    stdout.write("\n" if interactive else (reply or "…") + "\n")
-    stdout.flush()
-    return reply
+    return writer.finish()
+
+
+class ReplyWriter:
+    """Prints one reply: streamed after "SEL> " in a terminal, one line when piped.
+
+    The model's reasoning, when the owner asked to see it, gets lines of its own before the reply:
+    dimmed in a terminal, prefixed with "(reasoning)" when piped.
+    """
+
+    def __init__(self, stdout: TextIO, interactive: bool) -> None:
+        self.stdout = stdout
+        self.interactive = interactive
+        self.parts: list[str] = []
+        self._open = False  # "SEL> " is on the current line
+
+    def thought(self, text: str) -> None:
+        if self.interactive:
+            self._write(("\n" if self._open else "") + f"{DIM}{text.strip()}{RESET}\n")
+            self._open = False
+        else:
+            self._write("(reasoning) " + " ".join(text.split()) + "\n")
+
+    def text(self, chunk: str) -> None:
+        self.parts.append(chunk)
+        if self.interactive:
+            self._prompt()
+            self._write(chunk)
+
+    def finish(self) -> str:
+        """End the reply's line; returns the reply's text."""
+        reply = "".join(self.parts).strip()
+        if self.interactive:
+            self._prompt()
+        self._write("\n" if self.interactive else (reply or "…") + "\n")
+        return reply
+
+    def _prompt(self) -> None:
+        if not self._open:
+            self._write("SEL> ")
+            self._open = True
+
+    def _write(self, text: str) -> None:
+        self.stdout.write(text)
+        self.stdout.flush()
 
 
 async def command(app: App, text: str) -> str:

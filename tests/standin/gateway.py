@@ -3,6 +3,10 @@
 A `GatewaySession` outlives its websocket, as Discord's do: dispatches sent while the bot is
 disconnected are kept and replayed when it RESUMEs. Transport compression follows the
 `compress` query parameter (zlib-stream), so discord.py's real decompression path runs.
+
+Sharding works as Discord's: an IDENTIFY may carry ``shard: [id, count]``; that session is then
+told about, and receives the events of, the guilds with ``(guild_id >> 22) % count == id``, and
+shard 0 also gets the DMs.
 """
 
 from __future__ import annotations
@@ -54,6 +58,7 @@ CLOSE_UNKNOWN_OPCODE = 4001
 CLOSE_NOT_AUTHENTICATED = 4003
 CLOSE_AUTHENTICATION_FAILED = 4004
 CLOSE_ALREADY_AUTHENTICATED = 4005
+CLOSE_INVALID_SHARD = 4010
 CLOSE_DISALLOWED_INTENTS = 4014
 
 
@@ -96,6 +101,12 @@ class GatewaySession:
     seq: int = 0
     sent: list[tuple[int, str, Any]] = field(default_factory=list)
     connection: Connection | None = None
+    shard: tuple[int, int] = (0, 1)  # (id, count)
+
+
+def shard_of(guild_id: int, count: int) -> int:
+    """The shard that carries a guild's events, by Discord's formula."""
+    return (guild_id >> 22) % count
 
 
 class Gateway:
@@ -104,7 +115,8 @@ class Gateway:
     def __init__(self, standin: DiscordStandin) -> None:
         self.standin = standin
         self.sessions: dict[str, GatewaySession] = {}
-        self.current: GatewaySession | None = None
+        self.current: GatewaySession | None = None  # shard 0's session: the only one without sharding
+        self.shards: dict[int, GatewaySession] = {}  # shard id -> its current session
         self.log: list[GatewayFrame] = []
         self.identifies: list[dict[str, Any]] = []
         self.resumes: list[dict[str, Any]] = []
@@ -118,8 +130,19 @@ class Gateway:
         return self.current.intents if self.current else None
 
     async def dispatch(self, event: str, data: Any) -> bool:
-        """Send an op 0 dispatch if the session's intents allow it; keep it for replay either way."""
+        """Send an op 0 dispatch to the shard it belongs to, if that session's intents allow it; keep it
+        for replay either way."""
+        return await self._dispatch_to(self._session_for(data), event, data)
+
+    def _session_for(self, data: Any) -> GatewaySession | None:
+        """A guild's events go to its shard; everything else (DMs) to shard 0."""
         session = self.current
+        guild_id = data.get("guild_id") if isinstance(data, dict) else None
+        if session is not None and guild_id is not None:
+            session = self.shards.get(shard_of(int(guild_id), session.shard[1]))
+        return session
+
+    async def _dispatch_to(self, session: GatewaySession | None, event: str, data: Any) -> bool:
         if session is None or not _wanted(event, data, session.intents):
             return False
         if event in ("MESSAGE_CREATE", "MESSAGE_UPDATE") and not session.intents & MESSAGE_CONTENT:
@@ -216,16 +239,26 @@ class Gateway:
         if intents & PRIVILEGED_INTENTS & ~self.standin.approved_intents:
             await connection.ws.close(code=CLOSE_DISALLOWED_INTENTS, message=b"Disallowed intent(s).")
             return None
-        session = GatewaySession(session_id=secrets.token_hex(16), intents=intents, connection=connection)
+        shard_id, count = (int(n) for n in data.get("shard") or (0, 1))
+        if not 0 <= shard_id < count:
+            await connection.ws.close(code=CLOSE_INVALID_SHARD, message=b"Invalid shard.")
+            return None
+        session = GatewaySession(secrets.token_hex(16), intents, connection=connection, shard=(shard_id, count))
         self.sessions[session.session_id] = session
-        self.current = session
+        self._make_current(session)
         world = self.standin.world
-        await self.dispatch("READY", payloads.ready_payload(world, session.session_id))
-        for guild in world.guilds.values():
-            await self.dispatch(
-                "GUILD_CREATE", payloads.guild_payload(world, guild, self.standin.voice.states_for(guild))
-            )
+        guilds = [guild for guild in world.guilds.values() if shard_of(guild.id, count) == shard_id]
+        ready = payloads.ready_payload(world, session.session_id, shard=session.shard, guilds=guilds)
+        await self._dispatch_to(session, "READY", ready)
+        for guild in guilds:
+            voice_states = self.standin.voice.states_for(guild)
+            await self._dispatch_to(session, "GUILD_CREATE", payloads.guild_payload(world, guild, voice_states))
         return session
+
+    def _make_current(self, session: GatewaySession) -> None:
+        self.shards[session.shard[0]] = session
+        if session.shard[0] == 0:
+            self.current = session
 
     async def _resume(self, connection: Connection, data: dict) -> GatewaySession | None:
         self.resumes.append(data)
@@ -238,7 +271,7 @@ class Gateway:
             for seq, event, body in missed:
                 await self._send(connection, {"op": 0, "t": event, "s": seq, "d": body})
             session.connection = connection
-            self.current = session
+            self._make_current(session)
         # Discord sends a dict here (discord.py writes into it), despite the TypedDict saying None.
         await self.dispatch("RESUMED", {"_trace": ["standin"]})
         return session

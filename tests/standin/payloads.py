@@ -361,14 +361,18 @@ def app_command_payload(world: World, command: AppCommand) -> dict[str, Any]:
     return data
 
 
-def ready_payload(world: World, session_id: str) -> dict[str, Any]:
+def ready_payload(
+    world: World, session_id: str, *, shard: tuple[int, int] = (0, 1), guilds: list[Guild] | None = None
+) -> dict[str, Any]:
+    """READY for a session: the guilds of its shard (all of them without sharding), still unavailable."""
+    shown = world.guilds.values() if guilds is None else guilds
     return {
         "v": 10,
         "user": client_user_payload(world.bot),
-        "guilds": [{"id": str(gid), "unavailable": True} for gid in world.guilds],
+        "guilds": [{"id": str(guild.id), "unavailable": True} for guild in shown],
         "session_id": session_id,
         "resume_gateway_url": f"wss://{GATEWAY_HOST}",
-        "shard": [0, 1],
+        "shard": list(shard),
         "application": {"id": str(world.application_id), "flags": 1 << 19},
     }
 

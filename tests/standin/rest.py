@@ -221,7 +221,8 @@ async def get_app_info(standin: DiscordStandin, call: Call) -> Reply:
 
 async def get_gateway(standin: DiscordStandin, call: Call) -> Reply:
     limit = {"total": 1000, "remaining": 999, "reset_after": 86_400_000, "max_concurrency": 1}
-    return Reply(body={"url": "wss://gateway.discord.gg", "shards": 1, "session_start_limit": limit})
+    shards = standin.recommended_shards  # what discord.py's AutoShardedClient uses when not told a count
+    return Reply(body={"url": "wss://gateway.discord.gg", "shards": shards, "session_start_limit": limit})
 
 
 def _command_scope(standin: DiscordStandin, call: Call) -> int | None:

@@ -73,6 +73,7 @@ class DiscordStandin:
         self.upload_limit = DEFAULT_UPLOAD_LIMIT
         self.interaction_ack_timeout = 3.0
         self.approved_intents = PRIVILEGED_INTENTS
+        self.recommended_shards = 1  # GET /gateway/bot's advice
         self.requests: list[RecordedRequest] = []
         self.unknown_requests: list[RecordedRequest] = []
         self.ratelimited: list[RecordedRequest] = []

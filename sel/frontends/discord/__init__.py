@@ -5,7 +5,9 @@
 - ``responder``: a reply streamed by editing (``stream``), split under Discord's limit (``split``),
   recorded in the conversation history (``history``).
 - ``lanes``: one reply per channel at a time; the people who write meanwhile wait in line.
-- ``commands``: the `!` and `/sel` commands, one definition each; ``checks``: who may run them.
+- ``reasoning``: the model's reasoning as a spoiler message before the reply (SEL_SHOW_REASONING=spoiler).
+- ``commands``: the `!` and `/sel` commands, one definition each; ``checks``: who may run them;
+  ``model_list``: what `/sel model` shows.
 - ``voice``: the voice channel Cog, with ``speech_source``, ``speaking`` and ``voice_support``.
 - ``access``, ``attachments``, ``checkins``, ``incoming``: rules and readings for the above.
 

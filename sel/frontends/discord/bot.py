@@ -44,9 +44,10 @@ def sel_mentions(settings: DiscordSettings) -> discord.AllowedMentions:
     return discord.AllowedMentions(everyone=False, users=False, roles=False, replied_user=settings.ping_on_reply)
 
 
-def ready_line(name: str, servers: int, summary: str) -> str:
+def ready_line(name: str, servers: int, summary: str, shards: int | None = None) -> str:
     """The one line SEL prints when it is online, e.g. "SEL is ready as Sel#1234 in 3 servers · general: …"."""
-    return f"SEL is ready as {name} in {servers} server{'' if servers == 1 else 's'} · {summary}"
+    sharded = f" over {shards} shards" if shards else ""
+    return f"SEL is ready as {name} in {servers} server{'' if servers == 1 else 's'}{sharded} · {summary}"
 
 
 class SelBot(commands.Bot):
@@ -100,9 +101,22 @@ class SelBot(commands.Bot):
             return
         self._announced = True
         voice = await asyncio.to_thread(voice_support)  # looks for libopus on disk
-        line = ready_line(str(self.user), len(self.guilds), f"{self.app.describe()} · voice: {voice_state(voice)}")
+        summary = f"{self.app.describe()} · voice: {voice_state(voice)}"
+        line = ready_line(str(self.user), len(self.guilds), summary, self.shard_count if self.settings.shards else None)
         log.info("%s", line)
         print(line, flush=True)
+
+
+class ShardedSelBot(SelBot, commands.AutoShardedBot):
+    """SEL over several gateway connections (SEL_SHARDS): each shard carries the events of its share of
+    the servers, and discord.py runs them all in this one process. Everything else is SelBot's."""
+
+
+def make_bot(app: App, settings: DiscordSettings, *, clock: Callable[[], float] = time.time, **kwargs: Any) -> SelBot:
+    """SEL's bot: one gateway connection, or shards when SEL_SHARDS is set ("auto": as many as Discord advises)."""
+    if settings.shards == 0:
+        return SelBot(app, settings, clock=clock, **kwargs)
+    return ShardedSelBot(app, settings, clock=clock, shard_count=settings.shards, **kwargs)
 
 
 def run_discord(settings: Settings) -> int:
@@ -123,7 +137,7 @@ async def serve(settings: Settings, *, app: App | None = None, **bot_kwargs: Any
         # Before connecting: a model that cannot load is a one-line error while SEL is still
         # offline, and the first reply does not pay for loading it.
         await app.warm_up()
-        await _connect(SelBot(app, settings.discord, **bot_kwargs), settings.discord_token or "")
+        await _connect(make_bot(app, settings.discord, **bot_kwargs), settings.discord_token or "")
     finally:
         await app.aclose()
     return 0

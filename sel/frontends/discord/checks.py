@@ -31,6 +31,10 @@ class NotPrivileged(commands.CheckFailure):
     """The command is for the bot's owner and server admins."""
 
 
+class NotOwner(commands.CheckFailure):
+    """This use of the command is for the bot's owners only."""
+
+
 class MemoryOff(commands.CheckFailure):
     """The command needs the memory store, and this SEL runs without one."""
 
@@ -78,6 +82,25 @@ def owner_or_admin() -> Check[Any]:
         raise NotPrivileged()
 
     return commands.check(predicate)
+
+
+def owner_only(*, when: Callable[[Context], bool] = lambda ctx: True) -> Check[Any]:
+    """Only the bot's owners (the application's owner, or its team) — or only ``when`` the use is one
+    that changes something (e.g. switching a model, where listing them is open)."""
+
+    async def predicate(ctx: Context) -> bool:
+        if not when(ctx) or await ctx.bot.is_owner(ctx.author):
+            return True
+        raise NotOwner()
+
+    return commands.check(predicate)
+
+
+def switching_model(ctx: Context) -> bool:
+    """`model SLOT NAME` (a switch), as opposed to `model` alone (the list), in a prefix or a slash command."""
+    if ctx.interaction is not None:
+        return bool(getattr(ctx.interaction.namespace, "slot", None))
+    return bool(ctx.message.content.removeprefix(ctx.prefix or "").split()[1:])  # words after the command name
 
 
 def needs_memory() -> Check[Any]:

@@ -16,18 +16,23 @@ from discord import app_commands
 from discord.ext import commands
 
 from sel.app import App, Status
-from sel.config import MODES, DiscordSettings
-from sel.errors import SelError, render_error
+from sel.config import MODES, SLOTS, DiscordSettings
+from sel.errors import SelError, ServerUnavailableError, render_error
 from sel.frontends.discord.checks import (
     MemoryOff,
     NotAllowedHere,
+    NotOwner,
     allowed_here,
     data_right,
     needs_memory,
     opting_out,
+    owner_only,
     owner_or_admin,
+    switching_model,
 )
 from sel.frontends.discord.history import ConversationLog
+from sel.frontends.discord.model_list import models_text
+from sel.frontends.discord.responder import SERVER_DOWN
 from sel.frontends.discord.voice import Voice
 
 log = logging.getLogger(__name__)
@@ -40,6 +45,7 @@ FORGET_WARNING = (
 )
 NO_MEMORY = "Memory is turned off on this SEL."
 NO_RIGHTS = "Sorry, only the bot owner or a server admin can do that."
+NO_OWNER = "Sorry, only the bot's owner can switch models."
 NOT_HERE = "Sorry, I'm not available to you here."
 NO_DM = "I couldn't DM you; allow DMs from server members and try again."
 REMEMBERING = "Okay! I'll remember things you tell me about yourself. `forget` deletes them anytime."
@@ -54,6 +60,7 @@ HELP = """**SEL commands** (prefix `{prefix}` or `/sel …`)
 `why` — why I answered (or not) the last message
 `status` — models, speed, memory, uptime
 `mode NAME` — switch personality ({modes}) — owner/admins
+`model` — the models I can use; `model SLOT NAME` switches one — owner
 `join` / `leave` / `say TEXT` — voice channel
 Mention me, DM me or reply to me to talk."""
 
@@ -172,6 +179,21 @@ class SelCommands(commands.GroupCog, group_name="sel", group_description="Talk t
         mode = self.app.brain.set_mode(name)  # an unknown name is a SelError that lists the modes
         await ctx.reply(f"Mode is now **{mode.name}**.")
 
+    @commands.hybrid_command(description="The models SEL can use; the owner switches one", usage="[SLOT NAME]")
+    @app_commands.choices(slot=[app_commands.Choice(name=s, value=s) for s in SLOTS])
+    @allowed_here()
+    @owner_only(when=switching_model)
+    async def model(self, ctx: Context, slot: str | None = None, name: str | None = None) -> None:
+        """Everyone may see the list; a switch lasts across restarts (saved in SEL_DATA_DIR/models.json)."""
+        await ctx.typing()  # asking a model server for its list can take longer than Discord's 3 seconds
+        if slot is None:
+            await ctx.reply(models_text(await self.app.model_choices(), self.settings.prefix))
+        elif name is None:
+            await ctx.reply(f"Use `{self.settings.prefix}model {slot} NAME`; `{self.settings.prefix}model` lists them.")
+        else:
+            await self.app.switch_model(slot, name)
+            await ctx.reply(f"The {slot} slot now uses `{name.replace('`', '')}`.")
+
     @commands.hybrid_command(description="Models, speed, memory and uptime")
     @allowed_here()
     async def status(self, ctx: Context) -> None:
@@ -214,11 +236,16 @@ class SelCommands(commands.GroupCog, group_name="sel", group_description="Talk t
             return NOT_HERE if ctx.interaction is not None else ""
         if isinstance(error, MemoryOff):
             return NO_MEMORY
+        if isinstance(error, NotOwner):
+            return NO_OWNER
         if isinstance(error, commands.CheckFailure):
             return NO_RIGHTS
         if isinstance(error, commands.MissingRequiredArgument) and ctx.command is not None:
             return f"Use `{self.settings.prefix}{ctx.command.name} {ctx.command.signature}`."
         cause = _cause(error)
+        if isinstance(cause, ServerUnavailableError):
+            log.error("command %s: %s", ctx.command, cause)  # the server's URL is for the owner's log
+            return SERVER_DOWN
         if not isinstance(cause, SelError):
             log.error("command %s failed", ctx.command, exc_info=error)
         return render_error(cause)

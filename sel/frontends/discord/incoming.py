@@ -10,6 +10,7 @@ import discord
 from sel.domain import AttachmentInfo, IncomingMessage
 from sel.frontends.discord.attachments import AttachmentText
 from sel.frontends.discord.history import Entry
+from sel.frontends.discord.reasoning import is_reasoning_post
 
 BARE_MENTION = "(mentions SEL without saying anything else)"
 
@@ -26,16 +27,11 @@ def clean_text(message: discord.Message, me: discord.ClientUser) -> str:
 
 
 def entry_of(message: discord.Message, me: discord.ClientUser) -> Entry:
-    """``message`` as a line of SEL's conversation history."""
+    """``message`` as a line of SEL's conversation history (SEL's reasoning posts have no text: prompts skip them)."""
     reference = message.reference.message_id if message.reference is not None else None
-    return Entry(
-        message.id,
-        message.author.id,
-        message.author.display_name,
-        clean_text(message, me),
-        message.author.id == me.id,
-        reference,
-    )
+    from_sel = message.author.id == me.id
+    text = "" if is_reasoning_post(message.content, from_sel) else clean_text(message, me)
+    return Entry(message.id, message.author.id, message.author.display_name, text, from_sel, reference)
 
 
 def incoming_of(message: discord.Message, me: discord.ClientUser, *, reply_to_sel: bool) -> IncomingMessage:

@@ -12,16 +12,18 @@ from discord.ext import commands
 
 from sel.app import App
 from sel.config import DiscordSettings
-from sel.domain import Turn
-from sel.errors import SelError, render_error
+from sel.domain import Thought, Turn
+from sel.errors import SelError, ServerUnavailableError, render_error
 from sel.frontends.discord.history import ConversationLog, Entry, reply_chain, to_turns
 from sel.frontends.discord.incoming import entry_of
 from sel.frontends.discord.lanes import Job
+from sel.frontends.discord.reasoning import reasoning_post
 from sel.frontends.discord.stream import StreamingReply
 
 log = logging.getLogger(__name__)
 
 MODEL_TROUBLE = "I can't think right now: my model isn't working. The owner can run `sel doctor`."
+SERVER_DOWN = "I can't reach my language model right now — I'll be back as soon as it is."
 
 
 class Responder:
@@ -44,8 +46,10 @@ class Responder:
             await self._stream(job, reply)
             posted = await reply.finish()
         except SelError as err:
+            # The details (a server's URL, a model's path) are for the owner's log, not the channel.
             log.error("cannot answer in channel %s: %s", message.channel.id, err)
-            await self.say(message, MODEL_TROUBLE)  # the details (model paths) are for the owner's log
+            await _close_cut_reply(reply)
+            await self.say(message, SERVER_DOWN if isinstance(err, ServerUnavailableError) else MODEL_TROUBLE)
             return None
         except discord.HTTPException as err:
             # Discord refused a send or edit (permissions, outage); discord.py already retried what it could.
@@ -74,7 +78,22 @@ class Responder:
             stream = self.app.brain.respond(job.incoming, history, job.decision)
             async with contextlib.aclosing(stream):  # closing it (shutdown) cancels the generation
                 async for chunk in stream:
-                    await reply.add(chunk)
+                    if isinstance(chunk, Thought):  # only there when the owner asked to see reasoning
+                        await self._show_reasoning(job.message, chunk)
+                    else:
+                        await reply.add(chunk)
+
+    async def _show_reasoning(self, message: discord.Message, thought: Thought) -> None:
+        """The model's reasoning as its own message, collapsed in a spoiler (see reasoning.py)."""
+        post = reasoning_post(thought.text)
+        file = post.file()
+        try:
+            if file is None:
+                await message.channel.send(post.content)
+            else:
+                await message.channel.send(post.content, file=file)
+        except discord.HTTPException as err:  # e.g. no permission to attach files: the answer still goes out
+            log.warning("could not post the reasoning in channel %s: %s", message.channel.id, err)
 
     async def context(self, message: discord.Message) -> list[Turn]:
         """The turns before ``message``: its reply chain if it is a reply, else the channel's history."""
@@ -87,8 +106,9 @@ class Responder:
                 return entry_of(await channel.fetch_message(message_id), me)
 
             chain = await reply_chain(reference.message_id, lambda i: self.history.find(channel.id, i), fetch)
-            if chain:
-                return to_turns(chain, cut=False)
+            turns = to_turns(chain, cut=False)
+            if turns:  # a chain of nothing but reasoning posts (no text) falls back to the channel
+                return turns
         entries, cut = self.history.before(channel.id, message.id)
         return to_turns(entries, cut=cut)
 
@@ -96,6 +116,16 @@ class Responder:
         """SEL's messages enter the history with their final text, not the first streamed one."""
         for sent, text in zip(posted, shown, strict=True):
             self.history.record(message.channel.id, Entry(sent.id, sent.author.id, "SEL", text, True, message.id))
+
+
+async def _close_cut_reply(reply: StreamingReply[discord.Message]) -> None:
+    """A reply cut short by a failure keeps what it showed, without the in-progress marker."""
+    if not reply.messages:
+        return
+    try:
+        await reply.finish()
+    except discord.HTTPException as err:
+        log.info("could not finish a cut reply: %s", err)
 
 
 def _first_sender(message: discord.Message) -> Callable[[str], Awaitable[discord.Message]]:
