@@ -64,7 +64,7 @@ async def test_long_reply_continues_in_new_messages_under_the_limit(sel_env, sta
     bot = await sel_env(SEL_MAX_NEW_TOKENS="2000", SEL_CTX="4096", SEL_EDIT_INTERVAL="0.2", SEL_MODE="deep_focus")
     ask = "write a lot please, a really long and detailed story about turtles, tea, trains and the moon"
     await standin.send_message(standin.general.id, standin.alice, f"{mention(bot)} {ask}")
-    await replies_in(standin, standin.general.id, timeout=60)
+    await replies_in(standin, standin.general.id, timeout=240)
     await standin.idle(300)
     msgs = standin.bot_messages(standin.general.id)
     generated = bot.app.engine.last_stats.completion_tokens

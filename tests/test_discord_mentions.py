@@ -105,7 +105,7 @@ async def test_no_message_sel_sends_or_edits_can_ping_everyone_here_or_roles(sel
     ask = "write a lot please, a really long and detailed story about turtles, tea, trains and the moon"
     await standin.send_message(ch, standin.alice, f"{mention(bot)} {ask}")
     await standin.wait_for(lambda: len(standin.bot_messages(ch)) > before, 20, what="the long reply to start")
-    await standin.wait_for(lambda: not bot.conversation.lanes.running, 90, what="the long reply to finish")
+    await standin.wait_for(lambda: not bot.conversation.lanes.running, 240, what="the long reply to finish")
     dm = standin.dm_channel(standin.bob)
     await standin.send_message(dm.id, standin.bob, "hey, are you around? @everyone")
     await replies_in(standin, dm.id, timeout=60)
