@@ -8,6 +8,7 @@ SEL would send straight to the server and reads the raw stream, so SEL's own cos
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -69,45 +70,8 @@ class Vocabulary:
         return self.count(self._format.render(plan).text)
 
 
-LONG_ANSWER = (
-    "Oh, {topic} is one of my favourite things to talk about, honestly. There is so much to say about {topic}: "
-    "the history of it, the little details most people never notice, and the way it changes depending on who you "
-    "ask. I could go on for hours, so tell me what got you thinking about {topic} today, and I will share what I "
-    "know about it too."
-)
-
-
-def talkative_plan(name: str, first_topic: int, tokens: int, vocabulary: Vocabulary) -> PromptPlan:
-    """A conversation of about ``tokens`` tokens in which SEL answers at length, ending with ``name`` asking
-    for more. A base model imitates the long answers, so replies run to their token limit instead of
-    stopping at the next speaker's line after a dozen tokens."""
-    from sel.cli.bench_llm import PERSONA, TOPICS
-
-    turns: list[Turn] = []
-    i = first_topic
-    while True:
-        topic = TOPICS[i % len(TOPICS)]
-        turns.append(Turn(name, f"hey SEL, what do you think about {topic}? tell me everything you know"))
-        turns.append(Turn("SEL", LONG_ANSWER.format(topic=topic), from_sel=True))
-        i += 1
-        asking = Turn(name, f"and what about {TOPICS[i % len(TOPICS)]}? tell me everything, in detail")
-        plan = PromptPlan(PERSONA, (*turns, asking))
-        if vocabulary.prompt_tokens(plan) >= tokens:
-            return plan
-
-
-def conversation_plan(name: str, tokens: int, vocabulary: Vocabulary) -> PromptPlan:
-    """A multi-user conversation of about ``tokens`` tokens that ends with ``name``'s message."""
-    from sel.cli.bench_llm import PERSONA, conversation
-
-    turns = conversation(name, tokens, vocabulary.prompt_tokens)
-    return PromptPlan(PERSONA, tuple(turns[:-1]))
-
-
 async def race(people: Sequence[Person], drive: Drive, tag: str) -> list[Reply]:
     """Start every person's reply at once; each reply's timings count from that moment."""
-    import asyncio
-
     started = time.perf_counter()
 
     async def one(person: Person) -> Reply:

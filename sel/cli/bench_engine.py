@@ -5,14 +5,16 @@
   SEL_CTX tokens of context), each driven through SEL's engine (SEL_GENERAL_URL pointing at it, ``sel``)
   and directly (raw streamed HTTP with the very request bodies SEL sends, ``direct``).
 
-For each: aggregate tokens/s (the replies' tokens, counted with the model's tokenizer, over the time
-from the four requests to the end of the last reply), p50/p95 time to first token, and each person's
-first-token time (in the order they asked). ``sel_vs_direct_*`` is SEL's own cost on the server.
-``server_followup`` is the follow-up TTFT ratio on the server: a long conversation's reply, then its next
-one (two turns later, cache_prompt on), as `sel bench` measures it in-process.
+Each person's conversation has SEL answering at length, so even a base model writes whole replies.
+For each way: aggregate tokens/s (the replies' tokens, counted with the model's tokenizer, over the
+time from the four requests to the end of the last reply), p50/p95 time to first token, and each
+person's first-token time (in the order they asked). ``sel_vs_direct_*`` is SEL's own cost on the
+server. ``server_followup`` is the follow-up TTFT ratio on the server: a long conversation's reply,
+then its next one (two turns later, cache_prompt on), as `sel bench` measures it in-process.
 
-Every server run starts a fresh server, so no run finds the prompts of another cached; direct and SEL
-runs alternate, and each figure is the median over the rounds. Servers listen on loopback only.
+Every server run starts a fresh server, so no run finds the prompts of another cached. Each round goes
+through every way (in-process, then each server, direct and SEL alternating which goes first), and
+each figure is the median over the rounds. Servers listen on loopback only.
 """
 
 from __future__ import annotations
@@ -38,17 +40,19 @@ from sel.cli.bench_drivers import (
     race_figures,
     ratio,
     sel_drive,
-    talkative_plan,
 )
 from sel.cli.bench_followup import measure_followup
+from sel.cli.bench_llm import PERSONA, TOPICS
 from sel.cli.bench_servers import Launcher, ServedModel, ServerSpec, find_llama_server
 from sel.config import Settings
+from sel.domain import PromptPlan, Turn
 from sel.errors import ModelError
 
 if TYPE_CHECKING:
     from sel.llm.engine import Engine
 
 PEOPLE = ("ana", "ben", "cat", "dan")
+BUSY_READ_TIMEOUT = 900.0  # seconds
 TARGETS = {
     "parallel_4_last_vs_first_ttft": "<= 1.5",
     "sel_vs_direct_tokens_per_s": ">= 0.95",
@@ -56,6 +60,31 @@ TARGETS = {
     "parallel_4_vs_parallel_1": ">= 1.2",
     "parallel_4_vs_in_process": ">= 1.0",
 }
+
+
+LONG_ANSWER = (
+    "Oh, {topic} is one of my favourite things to talk about, honestly. There is so much to say about {topic}: "
+    "the history of it, the little details most people never notice, and the way it changes depending on who you "
+    "ask. I could go on for hours, so tell me what got you thinking about {topic} today, and I will share what I "
+    "know about it too."
+)
+
+
+def talkative_plan(name: str, first_topic: int, tokens: int, vocabulary: Vocabulary) -> PromptPlan:
+    """A conversation of about ``tokens`` tokens in which SEL answers at length, ending with ``name`` asking
+    for more. A base model imitates the long answers, so replies run to their token limit instead of
+    stopping at the next speaker's line after a dozen tokens."""
+    turns: list[Turn] = []
+    i = first_topic
+    while True:
+        topic = TOPICS[i % len(TOPICS)]
+        turns.append(Turn(name, f"hey SEL, what do you think about {topic}? tell me everything you know"))
+        turns.append(Turn("SEL", LONG_ANSWER.format(topic=topic), from_sel=True))
+        i += 1
+        asking = Turn(name, f"and what about {TOPICS[i % len(TOPICS)]}? tell me everything, in detail")
+        plan = PromptPlan(PERSONA, (*turns, asking))
+        if vocabulary.prompt_tokens(plan) >= tokens:
+            return plan
 
 
 @dataclass(frozen=True)
@@ -123,6 +152,8 @@ def bench_settings(settings: Settings) -> Settings:
         temperature=0.0,
         seed=1,
         max_parallel=len(PEOPLE),
+        # A busy machine slows a queued reply's first byte; the bench should then be slow, not fail.
+        read_timeout=max(settings.read_timeout, BUSY_READ_TIMEOUT),
     )
 
 

@@ -17,12 +17,12 @@ from sel.cli.bench_drivers import (
     Drive,
     Person,
     Vocabulary,
-    conversation_plan,
     open_sel,
     race,
     ratio,
     sel_drive,
 )
+from sel.cli.bench_llm import PERSONA, conversation
 from sel.cli.bench_servers import ServedModel
 from sel.domain import PromptPlan, Turn
 
@@ -59,6 +59,12 @@ async def _measure(served: ServedModel, url: str, plan_a: PromptPlan, plan_b: Pr
             "followup_prefilled_tokens": prefilled[1],
         },
     }
+
+
+def conversation_plan(name: str, tokens: int, vocabulary: Vocabulary) -> PromptPlan:
+    """A multi-user conversation of about ``tokens`` tokens that ends with ``name``'s message."""
+    turns = conversation(name, tokens, vocabulary.prompt_tokens)
+    return PromptPlan(PERSONA, tuple(turns[:-1]))
 
 
 def next_turn(plan: PromptPlan) -> PromptPlan:
