@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from sel.config import Settings, default_models_dir, load_settings
+from sel.llm.engine import Engine
 from tests.gguf_fixtures import SIMPLE_CHAT_TEMPLATE, write_tiny_llama
 
 pytest_plugins = ["tests.standin.fixtures", "tests.discord_fixtures", "tests.ci_requirements"]
@@ -58,3 +59,18 @@ def bundled_models_dir() -> Path:
     if not (path / "gemma-3-270m-Q4_K_M.gguf").exists():
         pytest.fail(f"the bundled models are not installed in {path}; run `make setup` (or `sel models`) first")
     return path
+
+
+@pytest.fixture
+def engine_factory(make_settings: Callable[..., Settings]) -> Iterator[Callable[..., Engine]]:
+    """Engines built from test settings (``make(**env)``), all closed at the end of the test."""
+    engines: list[Engine] = []
+
+    def make(**env: str) -> Engine:
+        engine = Engine(make_settings(**env).llm)
+        engines.append(engine)
+        return engine
+
+    yield make
+    for engine in engines:
+        engine.close()

@@ -5,11 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-from collections.abc import Callable
 
 import pytest
 
-from sel.config import Settings
 from sel.domain import PromptPlan, Turn
 from sel.errors import ModelError
 from sel.llm.engine import Engine
@@ -25,20 +23,6 @@ def plan_for(*texts: str, sel_replies: tuple[str, ...] = ()) -> PromptPlan:
         if i < len(sel_replies):
             turns.append(Turn("SEL", sel_replies[i], from_sel=True))
     return PromptPlan(persona=PERSONA, turns=tuple(turns))
-
-
-@pytest.fixture
-def engine_factory(make_settings: Callable[..., Settings]):
-    engines: list[Engine] = []
-
-    def make(**env: str) -> Engine:
-        engine = Engine(make_settings(**env).llm)
-        engines.append(engine)
-        return engine
-
-    yield make
-    for engine in engines:
-        engine.close()
 
 
 async def collect(engine: Engine, slot: str, plan: PromptPlan, conversation: str = "c1", **kw: int) -> list[str]:

@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 
 from sel.app import open_app
-from sel.config import Settings
 from sel.domain import IncomingMessage, PromptPlan, Thought, Turn
 from sel.errors import ModelError
 from sel.llm.engine import Engine
@@ -51,20 +50,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModelServer]:
     server.start()
     yield server
     server.kill()
-
-
-@pytest.fixture
-def engine_factory(make_settings: Callable[..., Settings]) -> Iterator[Callable[..., Engine]]:
-    engines: list[Engine] = []
-
-    def make(**env: str) -> Engine:
-        engine = Engine(make_settings(**env).llm)
-        engines.append(engine)
-        return engine
-
-    yield make
-    for engine in engines:
-        engine.close()
 
 
 def remote_env(server: ModelServer, slot: str, model: str) -> dict[str, str]:
