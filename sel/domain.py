@@ -153,7 +153,6 @@ class Thought:
     text: str
 
 
-
 @dataclass
 class GenerationStats:
     """What happened in one generation; the frontends show parts of it (`status`)."""
