@@ -242,13 +242,13 @@ class Settings:
 
     @property
     def kv_cache_type(self) -> str | None:
-        """llama.cpp KV-cache type for SEL_QUANT (None keeps llama.cpp's f16 default)."""
-        return QUANTS[self.quant]
+        """llama.cpp KV-cache type for SEL_QUANT (see LlmSettings)."""
+        return self.llm.kv_cache_type
 
     @property
     def flash_attn(self) -> bool:
-        """SEL_COMPILE maps to flash attention; quantized V caches need it too."""
-        return self.compile or self.kv_cache_type is not None
+        """Whether llama.cpp runs with flash attention (see LlmSettings)."""
+        return self.llm.flash_attn
 
     def resolve_stt_model(self) -> Path:
         """STT_MODEL is a path, or a model name resolved under the models directory."""
