@@ -58,6 +58,7 @@ class IncomingMessage:
     reply_to_sel: bool = False
     created_at: float = 0.0
     images: tuple[str, ...] = ()  # data: URIs of attached pictures, when a vision model can look at them
+    guild_id: str = ""  # the server the message was posted in; "" in a DM or the terminal
 
 
 # -- prompts ------------------------------------------------------------------------------------

@@ -50,6 +50,7 @@ def incoming_of(message: discord.Message, me: discord.ClientUser, *, reply_to_se
         is_dm=message.guild is None,
         reply_to_sel=reply_to_sel,
         created_at=message.created_at.timestamp(),
+        guild_id=str(message.guild.id) if message.guild is not None else "",
     )
 
 
