@@ -64,4 +64,8 @@ RUN python3 -m venv /opt/venv \
 ENV PATH=/opt/venv/bin:$PATH
 
 VOLUME ["/models", "/data"]
+# Unhealthy when SEL's Discord gateway stops acknowledging heartbeats, the engine has been stuck on a
+# reply for five minutes, or the bot stopped writing its heartbeat (sel/health.py). The start period
+# covers loading and warming the model before SEL connects.
+HEALTHCHECK --interval=30s --timeout=10s --start-period=300s --retries=3 CMD ["sel", "health"]
 CMD ["sh", "-c", "sel models >&2 && exec sel run"]

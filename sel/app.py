@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from sel.config import Settings, folder_error
 from sel.domain import GenerationStats
 from sel.errors import SelError
+from sel.metrics import Metrics
 from sel.model_choice import (
     SavedChoice,
     SlotModels,
@@ -32,11 +33,15 @@ from sel.model_choice import (
     save_choice,
     with_model,
 )
+from sel.owner_file import OwnerFile, watch
+from sel.owner_settings import OwnerSettings, Place
 
 if TYPE_CHECKING:
     from sel.brain.brain import Brain
     from sel.llm.engine import Engine
+    from sel.memory.records import Memory
     from sel.memory.store import MemoryStore
+    from sel.voice.listening_consent import ListeningConsent
     from sel.voice.stt import SpeechToText, Transcript
     from sel.voice.tts import Speech, TextToSpeech
 
@@ -58,6 +63,7 @@ class Status:
     memories: int | None  # None when memory is off
     last: GenerationStats | None
     uptime_seconds: float
+    settings: str = ""  # sel.toml's state: "sel.toml", "defaults (no sel.toml)" or "last edit refused: …"
 
 
 class App:
@@ -72,6 +78,7 @@ class App:
         *,
         clock: Callable[[], float] = time.time,
         extraction: FactExtraction | None = None,
+        owner_file: OwnerFile | None = None,
     ) -> None:
         self.settings = settings
         self.brain = brain
@@ -83,8 +90,14 @@ class App:
         self.started_at = clock()
         self._pruner: asyncio.Task[None] | None = None
         self._stt: SpeechToText | None = None
+        self._listen_consent: ListeningConsent | None = None
         self._tts: TextToSpeech | None = None
         self._closed = False
+        self._owner_file = owner_file or OwnerFile(settings.settings_path)
+        self._file_mode: str | None = None  # sel.toml's own mode, applied when it changes
+        self._watcher: asyncio.Task[None] | None = None
+        self._apply_owner(self._owner_file.current)
+        self.metrics = Metrics()  # serves nothing until the frontend starts it (SEL_METRICS_PORT)
 
     # -- the parts, for the CLI's benches and for tests (frontends use the methods below) ----------
 
@@ -127,6 +140,7 @@ class App:
             memories=memories,
             last=self._engine.last_stats,
             uptime_seconds=self._clock() - self.started_at,
+            settings=self.settings_state,
         )
 
     def describe(self) -> str:
@@ -174,6 +188,43 @@ class App:
         self._retiring.add(task)
         task.add_done_callback(self._retiring.discard)
 
+    # -- the owner's settings (sel.toml) ------------------------------------------------------------
+
+    @property
+    def owner_settings(self) -> OwnerSettings:
+        """The sel.toml settings in effect (the last good ones when an edit was refused)."""
+        return self._owner_file.current
+
+    def place(self, guild_id: str = "", channel_id: str = "") -> Place:
+        """sel.toml's overrides in effect in a channel of a server ("" for a DM or the terminal)."""
+        return self._owner_file.current.place(guild_id, channel_id)
+
+    @property
+    def settings_state(self) -> str:
+        """For `status`: which settings file is in effect, or why its last edit was refused."""
+        file = self._owner_file
+        if file.refused is not None:
+            return f"last edit refused: {file.refused}"
+        return str(file.path) if file.path.exists() else f"defaults (no {file.path})"
+
+    async def reload_settings(self) -> str | None:
+        """Read sel.toml now (`/sel reload`): None when its settings are in effect, else why they were refused."""
+        refused = await asyncio.to_thread(self._owner_file.reload)
+        if refused is None:
+            self._apply_owner(self._owner_file.current)
+        return refused
+
+    async def set_owner_setting(self, keys: tuple[str, ...], value: object) -> None:
+        """Write one sel.toml key (None removes it) and use the result now (`/sel persona`, `/sel mode`)."""
+        self._apply_owner(await asyncio.to_thread(self._owner_file.edit, keys, value))
+
+    def _apply_owner(self, owner: OwnerSettings) -> None:
+        self.brain.owner = owner
+        if owner.mode is not None and owner.mode != self._file_mode:
+            # The file's mode replaces SEL_MODE; `/mode` in a DM or the terminal may change it until the next edit.
+            self.brain.set_mode(owner.mode)
+        self._file_mode = owner.mode
+
     # -- lifecycle ------------------------------------------------------------------------------
 
     async def warm_up(self) -> None:
@@ -186,7 +237,9 @@ class App:
         await self._engine.warm_up("general")
 
     def start_background(self) -> None:
-        """Periodic work that needs a running loop: pruning expired memories."""
+        """Periodic work that needs a running loop: pruning expired memories, watching sel.toml for edits."""
+        if self._watcher is None:
+            self._watcher = asyncio.create_task(watch(self._owner_file, self._apply_owner), name="sel-settings-watch")
         if self._memory is not None and self._pruner is None:
             from sel.memory.pruner import run_pruner
 
@@ -197,6 +250,9 @@ class App:
         if self._closed:
             return
         self._closed = True
+        self.metrics.close()
+        if self._watcher is not None:
+            self._watcher.cancel()
         if self._pruner is not None:
             self._pruner.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -214,11 +270,52 @@ class App:
 
     async def transcribe(self, data: bytes, *, name: str) -> Transcript:
         """What is said in an audio or video file (faster-whisper, in a thread)."""
+        return await self._hearing().transcribe_async(data, name=name)
+
+    async def hear(
+        self, pcm: bytes, *, rate: int, prompt: str | None = None, hotwords: str | None = None
+    ) -> Transcript:
+        """What is said in mono 16-bit PCM at ``rate`` Hz (a voice channel turn), in a thread.
+
+        The audio is only read, never kept. ``prompt`` and ``hotwords`` help Whisper spell names
+        (see SpeechToText.transcribe_samples).
+        """
+
+        def hear() -> Transcript:
+            import numpy as np
+
+            from sel.voice import audio
+
+            samples = audio.whisper_samples(np.frombuffer(pcm, dtype=np.int16), rate)
+            return self._hearing().transcribe_samples(samples, prompt=prompt, hotwords=hotwords)
+
+        return await asyncio.to_thread(hear)
+
+    def _hearing(self) -> SpeechToText:
         if self._stt is None:
             from sel.voice.stt import SpeechToText
 
             self._stt = SpeechToText(self.settings.voice)
-        return await self._stt.transcribe_async(data, name=name)
+        return self._stt
+
+    def listens_to(self, user_id: int) -> bool:
+        """Whether the person opted in to being heard in voice channels (`listen on`). Never blocks."""
+        return self._listening().allows(user_id)
+
+    async def set_listening(self, user_id: int, on: bool) -> None:
+        """Record the person's voice opt-in or withdrawal (durably, in a thread)."""
+        consent = self._listening()
+        try:
+            await asyncio.to_thread(consent.set, user_id, on)
+        except OSError as err:
+            raise folder_error("SEL_DATA_DIR", self.settings.data_dir, err) from None
+
+    def _listening(self) -> ListeningConsent:
+        if self._listen_consent is None:
+            from sel.voice.listening_consent import ListeningConsent
+
+            self._listen_consent = ListeningConsent.in_folder(self.settings.data_dir)
+        return self._listen_consent
 
     async def speak(self, text: str) -> Speech:
         """``text`` as speech (Piper, in a thread); markup, code and links are not read aloud."""
@@ -253,6 +350,11 @@ class App:
         """Record an opt-in or a withdrawal; withdrawal stops storing at once."""
         await asyncio.to_thread(self._require_memory().set_consent, user_id, on)
 
+    async def set_memory_scope(self, user_id: str, preference: str) -> bool:
+        """Where the person's future memories may come back: "here" (where said), "anywhere" or "dm";
+        False (nothing kept) when they have not opted in."""
+        return await asyncio.to_thread(self._require_memory().set_scope_preference, user_id, preference)
+
     async def export(self, user_id: str) -> dict[str, Any]:
         """Everything stored about the person, as plain JSON data."""
         from sel.memory.export import export_user
@@ -271,6 +373,17 @@ class App:
     async def forget(self, user_id: str) -> None:
         """Erase everything about the person: memories, vectors, style profile, consent."""
         await self.brain.forget(user_id)
+        if user_id.isdigit():  # Discord ids: being heard in voice is forgotten with the rest
+            await self.set_listening(int(user_id), False)
+
+    async def memory_matches(self, user_id: str, text: str, *, k: int = 10) -> list[Memory]:
+        """The person's memories that match ``text`` (e.g. "my cat"), best first: the ones they may pick to forget."""
+        matches = await asyncio.to_thread(self._require_memory().find, user_id, text, k=k)
+        return [match.memory for match in matches]
+
+    async def forget_memory(self, user_id: str, memory_id: str) -> Memory:
+        """Erase one of the person's memories, leaving no trace; InputError when they have none with that id."""
+        return await asyncio.to_thread(self._require_memory().delete, user_id, memory_id)
 
     def _require_memory(self) -> MemoryStore:
         if self._memory is None:
@@ -306,9 +419,11 @@ def open_app(settings: Settings, *, with_memory: bool = True, clock: Callable[[]
     settings, warnings = apply_saved(settings)
     for warning in warnings:
         log.warning("%s", warning)
+    owner_file = OwnerFile(settings.settings_path)
+    owner_file.load()  # a bad sel.toml stops start-up with one line, like a bad .env
     engine = checked_engine(settings)
     try:
-        return _assemble(settings, engine, with_memory=with_memory, clock=clock)
+        return _assemble(settings, engine, with_memory=with_memory, clock=clock, owner_file=owner_file)
     except SelError:
         engine.close()  # e.g. the memory store is in use by a running bot
         raise
@@ -327,7 +442,14 @@ def open_memory(settings: Settings) -> MemoryStore:
         raise folder_error("SEL_DATA_DIR", settings.data_dir, err) from None
 
 
-def _assemble(settings: Settings, engine: Engine, *, with_memory: bool, clock: Callable[[], float]) -> App:
+def _assemble(
+    settings: Settings,
+    engine: Engine,
+    *,
+    with_memory: bool,
+    clock: Callable[[], float],
+    owner_file: OwnerFile | None = None,
+) -> App:
     from sel.brain.brain import Brain
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -344,7 +466,7 @@ def _assemble(settings: Settings, engine: Engine, *, with_memory: bool, clock: C
         if memory is not None:
             memory.close()  # releases its lock for the next attempt
         raise
-    return App(settings, engine, memory, brain, clock=clock, extraction=extraction)
+    return App(settings, engine, memory, brain, clock=clock, extraction=extraction, owner_file=owner_file)
 
 
 def _open_memory_for_chat(

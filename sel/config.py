@@ -220,6 +220,9 @@ class Settings:
     show_reasoning: str = "hide"
     log_level: str = "WARNING"
     timezone: str = ""  # IANA name for the mood's day/night rhythm; "" = the machine's local time
+    settings_file: Path | None = None  # SEL_SETTINGS_FILE: the owner's sel.toml; None = SEL_DATA_DIR/sel.toml
+    metrics_port: int | None = None  # SEL_METRICS_PORT: serve Prometheus metrics there (off when unset)
+    metrics_host: str = "127.0.0.1"
     # Discord frontend
     prefix: str = "!"
     edit_interval: float = 1.0
@@ -239,6 +242,11 @@ class Settings:
     # Voice
     stt_max_mb: float = 25.0
     stt_max_seconds: float = 300.0
+
+    @property
+    def settings_path(self) -> Path:
+        """The owner's settings file (sel.toml): SEL_SETTINGS_FILE, else sel.toml in SEL_DATA_DIR."""
+        return self.settings_file if self.settings_file is not None else self.data_dir / "sel.toml"
 
     @property
     def kv_cache_type(self) -> str | None:
@@ -307,6 +315,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         mode=r.choice("SEL_MODE", "casual", MODES),
         log_level=r.choice("SEL_LOG_LEVEL", "WARNING", ("DEBUG", "INFO", "WARNING", "ERROR"), upper=True),
         timezone=r.timezone("SEL_TIMEZONE"),
+        settings_file=r.optional_path("SEL_SETTINGS_FILE"),
+        metrics_port=r.optional_integer("SEL_METRICS_PORT", 1, 65535),
+        metrics_host=r.text("SEL_METRICS_HOST") or "127.0.0.1",
         **_llm_values(r, models_dir),
         **_memory_values(r, models_dir),
         **_voice_values(r, models_dir),

@@ -78,6 +78,23 @@ CUT_TURN = Turn("note", CUT_NOTE)
 
 
 @dataclass(frozen=True)
+class Sampling:
+    """Sampling the owner set for a mode (sel.toml); None leaves the engine's own setting (`.env`)."""
+
+    temperature: float | None = None
+    top_p: float | None = None
+    repeat_penalty: float | None = None
+
+    def over(self, *, temperature: float, top_p: float, repeat_penalty: float) -> dict[str, float]:
+        """The sampling keyword arguments: these values where set, the given defaults elsewhere."""
+        return {
+            "temperature": temperature if self.temperature is None else self.temperature,
+            "top_p": top_p if self.top_p is None else self.top_p,
+            "repeat_penalty": repeat_penalty if self.repeat_penalty is None else self.repeat_penalty,
+        }
+
+
+@dataclass(frozen=True)
 class PromptPlan:
     """Everything a reply is generated from, in cache-friendly order."""
 
@@ -86,6 +103,9 @@ class PromptPlan:
     late_note: str = ""
     sel_name: str = "SEL"
     images: tuple[str, ...] = ()  # data: URIs of pictures in the message being answered (vision slot)
+    # Text SEL's reply already begins with (`/sel continue`): the model writes what follows it.
+    prefill: str = ""
+    sampling: Sampling = Sampling()  # the mode's sampling from sel.toml, over the engine's settings
 
 
 # -- decisions ----------------------------------------------------------------------------------
@@ -171,6 +191,7 @@ class GenerationStats:
     restored_snapshot: bool = False
     load_seconds: float = 0.0
     trimmed_turns: int = 0
+    finish_reason: str = ""  # "stop", or "length" when the reply hit its token limit
 
     @property
     def tokens_per_second(self) -> float:

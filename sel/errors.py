@@ -37,6 +37,12 @@ class ConsentError(SelError):
     exit_code = 3
 
 
+class StorageError(SelError):
+    """SEL's data folder refused a write (full, read-only, failing disk); what was stored before is intact."""
+
+    exit_code = 4
+
+
 class ServerUnavailableError(SelError):
     """A model server did not give a usable answer. ``kind`` says what happened, for a kind chat message:
 

@@ -33,9 +33,12 @@ def test_the_bench_reports_recall_and_latency_per_split_and_variant(tmp_path: Pa
     path.write_text("\n".join(tiny) + "\n")
     result = run_recall_bench(EMBED_DIR, path=path, distractors=3)
     assert result["memories"] > 0
+    assert result["rerank"].startswith("unavailable") and result["rerank_checked"], "says why, and what was checked"
     for split in ("dev", "held_out"):
-        assert set(result[split]) == set(VARIANTS)
-        for figures in result[split].values():
+        assert set(result[split]) == {*VARIANTS, "hybrid_rerank"}
+        assert result[split]["hybrid_rerank"] == result["rerank"]
+        for name in VARIANTS:
+            figures = result[split][name]
             assert figures["questions"] == 8
             for k in KS:
                 assert 0.0 <= figures[f"recall@{k}"] <= 1.0

@@ -69,6 +69,8 @@ class Fact:
     score: float = 0.5
     tags: tuple[str, ...] = ()
     hard: bool = True
+    kind: str = "fact"
+    said_at: float | None = None
 
 
 @dataclass
@@ -86,7 +88,16 @@ class ScriptedMemory:
     def has_consent(self, user_id: str) -> bool:
         return user_id in self.consent
 
-    def observe(self, user_id: str, text: str, *, tags: Sequence[str] = (), now: float | None = None) -> Observed:
+    def observe(
+        self,
+        user_id: str,
+        text: str,
+        *,
+        tags: Sequence[str] = (),
+        now: float | None = None,
+        where: str | None = None,
+        channel: str | None = None,
+    ) -> Observed:
         if "you can remember things about me" in text:
             self.consent.add(user_id)
             return Observed(True, "consent granted")
@@ -97,7 +108,16 @@ class ScriptedMemory:
             self.facts.setdefault(user_id, []).append(text)
         return Observed()
 
-    def recall(self, user_id: str, query: str, *, k: int = 5, now: float | None = None) -> list[Fact]:
+    def recall(
+        self,
+        user_id: str,
+        query: str,
+        *,
+        k: int = 5,
+        now: float | None = None,
+        where: str | None = None,
+        neighbours: int = 0,
+    ) -> list[Fact]:
         self.recalls.append(user_id)
         words = set(re.findall(r"\w+", query.lower())) - {"my", "is", "what", "s", "the"}
         hits = [f for f in self.facts.get(user_id, []) if words & set(re.findall(r"\w+", f.lower()))]

@@ -20,6 +20,8 @@ class Memory:
     score: float
     tags: tuple[str, ...] = ()
     hard: bool = False
+    kind: str = "fact"
+    said_at: float | None = None
 
 
 def test_persona_depends_only_on_the_mode():

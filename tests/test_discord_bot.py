@@ -311,12 +311,14 @@ async def test_each_command_is_one_prefix_command_and_one_sel_subcommand_with_th
     }
     assert options == {
         "memsvg": [],
-        "remember": [("setting", 3, True, ["on", "off"])],
-        "forget": [("confirm", 5, False, [])],
+        "remember": [("setting", 3, False, ["on", "off"]), ("scope", 3, False, ["anywhere", "here", "dm"])],
+        "forget": [("confirm", 5, False, []), ("about", 3, False, []), ("memory", 3, False, [])],
         "export": [],
         "mood": [],
         "why": [],
         "mode": [("name", 3, True, list(MODES))],
+        "persona": [("scope", 3, False, ["channel", "server"]), ("text", 3, False, [])],
+        "reload": [],
         "model": [("slot", 3, False, ["general", "coder", "vision"]), ("name", 3, False, [])],
         "status": [],
         "help": [],
@@ -325,20 +327,23 @@ async def test_each_command_is_one_prefix_command_and_one_sel_subcommand_with_th
         "say": [("text", 3, True, [])],
     }, "the /sel subcommands changed: people's Discord clients would show different commands"
     assert sorted(c.name for c in bot.commands) == sorted(options), "each /sel subcommand has a prefix twin"
-    # A prefix command given no argument says how to use it, where the slash command requires one.
-    assert await prefix(standin, standin.alice, "!remember") == "Use `!remember on|off`."
+    # `remember` given no argument says how to use it.
+    assert await prefix(standin, standin.alice, "!remember") == (
+        "Use `!remember on|off`, or `!remember anywhere|here|dm` for where."
+    )
 
 
 async def test_mode_needs_owner_or_admin(sel_env, standin) -> None:
     bot = await sel_env()
+    here = (str(standin.guild.id), str(standin.general.id))  # in a server, the mode is the channel's
     assert "only the bot owner or a server admin" in (await prefix(standin, standin.bob, "!mode playful")).lower()
-    assert bot.app.brain.mode.name == "casual"
+    assert bot.app.place(*here).mode is None
     assert "playful" in await prefix(standin, standin.alice, "!mode playful")
-    assert bot.app.brain.mode.name == "playful"
+    assert bot.app.place(*here).mode == "playful"
     refused = await slash(standin, standin.bob, "mode", name="deep_focus")
     assert "only the bot owner" in refused.content.lower()
     assert "quiet_companion" in (await slash(standin, standin.alice, "mode", name="quiet_companion")).content
-    assert bot.app.brain.mode.name == "quiet_companion"
+    assert bot.app.place(*here).mode == "quiet_companion"
     assert "casual" in (await prefix(standin, standin.alice, "!mode grumpy")).lower()
 
 

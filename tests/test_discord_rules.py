@@ -214,6 +214,6 @@ def test_every_command_carries_exactly_one_access_check() -> None:
 
     cog = SelCommands(app=None, settings=settings(), history=ConversationLog(), voice=None)  # type: ignore[arg-type]
     access_checks = {c.name: sum(hasattr(check, ACCESS_CHECK) for check in c.checks) for c in cog.get_commands()}
-    assert len(access_checks) == 13, sorted(access_checks)
+    assert len(access_checks) == 19, sorted(access_checks)
     unguarded = {name: n for name, n in access_checks.items() if n != 1}
     assert not unguarded, f"commands without exactly one access check: {unguarded}"

@@ -14,7 +14,20 @@ import pytest
 
 SEL = Path(__file__).resolve().parents[1] / "sel"
 
-BOTTOM = {"sel", "sel.domain", "sel.errors", "sel.config", "sel.env_reader", "sel.atomic_files", "sel.undecodable"}
+BOTTOM = {
+    "sel",
+    "sel.domain",
+    "sel.errors",
+    "sel.config",
+    "sel.env_reader",
+    "sel.atomic_files",
+    "sel.undecodable",
+    "sel.metrics",  # a process-wide sink any layer may record into (prometheus-client only when serving)
+    "sel.health",  # the heartbeat file's format and rules
+    "sel.owner_settings",  # sel.toml's validated model, like the settings
+    "sel.owner_toml",
+    "sel.character_card",
+}
 BACKENDS = ("sel.llm", "sel.memory", "sel.voice")
 LAYERS = {"bottom": 0, "backend": 1, "brain": 2, "app": 3, "frontend": 4, "cli": 5}
 
@@ -36,6 +49,7 @@ def layer_of(module: str) -> tuple[str, str]:
         if module == backend or module.startswith(backend + "."):
             return "backend", backend
     app_layer = (("sel.app", "app"), ("sel.model_choice", "app"))  # the model switch is part of the composition root
+    app_layer += (("sel.owner_file", "app"),)  # sel.toml on disk: loaded, watched and edited by the app
     for prefix, layer in (("sel.brain", "brain"), *app_layer, ("sel.cli", "cli"), ("sel.__main__", "cli")):
         if module == prefix or module.startswith(prefix + "."):
             return layer, prefix

@@ -50,7 +50,7 @@ def test_generated_bench_texts_are_distinct_and_deterministic():
 def test_the_benchmark_runs_end_to_end_on_a_small_workload(tmp_path):
     settings = load_settings({"SEL_DATA_DIR": str(tmp_path), "SEL_EMBED_MODEL": str(EMBED_DIR)})
     result = run_memory_bench(settings.memory, memories=90, users=3, queries=20)
-    assert 80 <= result["memories_stored"] <= 90
+    assert result["memories_requested"] - 10 <= result["memories_stored"] <= result["memories_requested"]
     for key in ("recall_cached_ms", "recall_uncached_ms", "recall_graph_filter_cached_ms"):
         assert 0 < result[key]["p50"] <= result[key]["p99"] <= result[key]["max"], key
     assert result["insert_per_second"] > 0 and result["load_seconds"] > 0 and result["rss_mb"] > 0

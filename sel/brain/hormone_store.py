@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import time
 from collections.abc import Callable
@@ -86,6 +87,8 @@ def decode(raw: bytes) -> HormoneState:
     updated_at = doc.get("updated_at")
     if not isinstance(levels, dict) or not isinstance(updated_at, int | float):
         raise ValueError("levels or updated_at missing")
+    if not math.isfinite(updated_at):  # JSON's Infinity/NaN parse, but no elapsed time can be taken from them
+        raise ValueError("updated_at is not a finite time")
     out = {}
     for name in HORMONES:
         value = levels.get(name)

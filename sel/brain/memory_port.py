@@ -9,6 +9,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from sel.domain import IncomingMessage
+
+
+def place_of(msg: IncomingMessage) -> str:
+    """Where a message was said, as the memory store reads it (sel.memory.scopes): "dm" for a DM or the
+    terminal (the owner's private chat), "guild:<id>" for a server. What is learned there comes back only
+    where it may, and a reply there recalls only what may come back there."""
+    return "dm" if msg.is_dm or not msg.guild_id else f"guild:{msg.guild_id}"
+
 
 class ObserveResultLike(Protocol):
     """What :meth:`MemoryPort.observe` reports: a consent change (None: no change) and a hint for the reply."""
@@ -35,6 +44,14 @@ class RecalledLike(Protocol):
     @property
     def hard(self) -> bool: ...
 
+    @property
+    def kind(self) -> str:
+        """"fact", or "episode": one of the person's own earlier turns, kept as they said it."""
+        ...
+
+    @property
+    def said_at(self) -> float | None: ...
+
 
 class MemoryPort(Protocol):
     """Consent-based memory for one user at a time; nothing is stored without consent."""
@@ -42,10 +59,30 @@ class MemoryPort(Protocol):
     def has_consent(self, user_id: str) -> bool: ...
 
     def observe(
-        self, user_id: str, text: str, *, tags: Sequence[str] = (), now: float | None = None
-    ) -> ObserveResultLike: ...
+        self,
+        user_id: str,
+        text: str,
+        *,
+        tags: Sequence[str] = (),
+        now: float | None = None,
+        where: str | None = None,
+        channel: str | None = None,
+    ) -> ObserveResultLike:
+        """Take the message in; ``where`` is its place (:func:`place_of`), ``channel`` its conversation."""
+        ...
 
-    def recall(self, user_id: str, query: str, *, k: int = 5, now: float | None = None) -> Sequence[RecalledLike]: ...
+    def recall(
+        self,
+        user_id: str,
+        query: str,
+        *,
+        k: int = 5,
+        now: float | None = None,
+        where: str | None = None,
+        neighbours: int = 0,
+    ) -> Sequence[RecalledLike]:
+        """The user's memories for a reply at ``where``: only those that may come back there."""
+        ...
 
     def get_profile(self, user_id: str, kind: str) -> dict[str, Any] | None: ...
 

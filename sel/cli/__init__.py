@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from sel import __version__
-from sel.cli import bench, core, doctor, memory, models, voice
+from sel.cli import bench, core, doctor, memory, models, persona, voice
 from sel.config import Settings, load_settings
 from sel.errors import SelError, render_error
 from sel.undecodable import replace_undecodable
@@ -24,7 +24,7 @@ log = logging.getLogger("sel")
 Handler = Callable[[argparse.Namespace, Settings], int]
 
 # In the order `sel --help` lists them.
-COMMAND_GROUPS = (core, doctor, models, bench, memory, voice)
+COMMAND_GROUPS = (core, doctor, models, bench, memory, persona, voice)
 
 
 def build_parser() -> argparse.ArgumentParser:

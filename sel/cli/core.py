@@ -1,4 +1,4 @@
-"""Starting SEL and seeing its settings: `sel run`, `sel chat`, `sel discord`, `sel config`."""
+"""Starting SEL and seeing its settings: `sel run`, `sel chat`, `sel discord`, `sel config`, `sel health`."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from sel.config import Settings
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add `run`, `chat`, `discord` and `config`."""
+    """Add `run`, `chat`, `discord`, `config` and `health`."""
     run = subparsers.add_parser("run", help="start SEL: Discord when DISCORD_TOKEN is set, else the terminal chat")
     run.set_defaults(func=run_command)
 
@@ -22,7 +22,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
     config = subparsers.add_parser("config", help="print the effective configuration (secrets hidden)")
     config.add_argument("--json", action="store_true", help="print JSON")
+    config.add_argument("--server", help="the effective settings in this server (its Discord id), from sel.toml")
+    config.add_argument("--channel", help="... and in this channel of it")
     config.set_defaults(func=config_command)
+
+    health = subparsers.add_parser("health", help="exit 0 if the running bot is healthy, else 1 (Docker HEALTHCHECK)")
+    health.set_defaults(func=health_command)
 
 
 def run_command(args: argparse.Namespace, settings: Settings) -> int:
@@ -44,8 +49,23 @@ def discord_command(args: argparse.Namespace, settings: Settings) -> int:
     return run_discord(settings)
 
 
+def health_command(args: argparse.Namespace, settings: Settings) -> int:
+    """One line from the running bot's heartbeat file (sel/health.py): healthy, or what is stuck."""
+    import time
+
+    from sel.health import judge, read_heartbeat
+
+    problem = judge(read_heartbeat(settings.data_dir), time.time())
+    print(f"unhealthy: {problem}" if problem else "healthy: connected to Discord, engine answering")
+    return 1 if problem else 0
+
+
 def config_command(args: argparse.Namespace, settings: Settings) -> int:
     data = settings.redacted()
+    if args.server or args.channel:
+        from sel.cli.persona import place_view
+
+        data = place_view(settings, args.server, args.channel)
     if args.json:
         print(json.dumps(data, indent=2))
         return 0

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sel.app import open_memory
+from sel.cli import memory_items
 from sel.cli.printing import print_json
 from sel.config import Settings
 from sel.errors import InputError
@@ -25,12 +26,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     """Add `memory` and its sub-commands to an argparse sub-parser group."""
     memory = subparsers.add_parser(
         "memory",
-        help="consent-based long-term memory: consent, add, recall, import, export, forget, svg, stats",
+        help="consent-based long-term memory: consent, add, recall, import, list, delete, history, export, forget, "
+        "svg, stats",
         description="Inspect and manage what SEL remembers. Nothing is stored about a user without their consent.",
     )
     commands = memory.add_subparsers(dest="memory_command", metavar="COMMAND", required=True)
     _add_storing_commands(commands)
     _add_data_rights_commands(commands)
+    memory_items.register(commands)
 
 
 def _add_storing_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

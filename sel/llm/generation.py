@@ -71,15 +71,15 @@ class ReplyGenerator:
         chunks = llm.create_completion(
             prompt_text(rendered),
             max_tokens=max_tokens,
-            temperature=self.settings.temperature,
-            top_p=self.settings.top_p,
-            repeat_penalty=self.settings.repeat_penalty,
+            **_sampling(request, self.settings),
             stop=list(rendered.stop),
             stream=True,
         )
         # A template that opens the reasoning block itself leaves the model's output inside it.
         splitter = ThinkSplitter(start_in_thought=rendered.text.rstrip().endswith(OPEN))
-        _stream_text(job, stats, chunks, rendered.stop, lambda: llm.evaluated, splitter)
+        # A continued reply's first token may be the space between two words: it is kept.
+        leading = not request.plan.prefill.strip()
+        _stream_text(job, stats, chunks, rendered.stop, lambda: llm.evaluated, splitter, leading=leading)
 
     def _fit(self, resident: Resident, request: Request, stats: GenerationStats, max_tokens: int) -> Rendered:
         """The prompt trimmed to leave ``max_tokens`` free; a ModelError when even the untrimmable part is too long."""
@@ -115,9 +115,7 @@ class ReplyGenerator:
         chunks = resident.llm.create_chat_completion(
             messages=chat_messages(request.plan),
             max_tokens=request.max_tokens,
-            temperature=self.settings.temperature,
-            top_p=self.settings.top_p,
-            repeat_penalty=self.settings.repeat_penalty,
+            **_sampling(request, self.settings),
             stream=True,
         )
         _stream_chat(job, stats, chunks, ThinkSplitter())
@@ -130,11 +128,12 @@ def _stream_text(
     stops: tuple[str, ...],
     evaluated: Callable[[], int],
     splitter: ThinkSplitter,
+    *,
+    leading: bool = True,
 ) -> None:
     """Hand ``create_completion``'s chunks to the reader as reply text and thoughts, stopping at a cancel."""
     started = time.perf_counter()
     first_at: float | None = None
-    leading = True
     # One chunk is held back: when the reply is cut at max_tokens, llama-cpp-python flushes
     # text it held for a possible stop string ("\nali" of "\nalice:"), which we trim.
     pending = ""
@@ -163,6 +162,7 @@ def _stream_text(
                 _emit(job, splitter.feed(pending))
                 pending = text
         if not stats.cancelled:
+            stats.finish_reason = finish or ""
             if finish == "length":
                 pending = trim_partial_stop(pending, stops)
             _emit(job, [*splitter.feed(pending), *splitter.finish()])
@@ -217,3 +217,10 @@ def trim_partial_stop(text: str, stops: tuple[str, ...]) -> str:
             if text.endswith(stop[:k]):
                 return text[: len(text) - k].rstrip() if stop[:k].strip() else text
     return text
+
+
+def _sampling(request: Request, settings: LlmSettings) -> dict[str, float]:
+    """The owner's sampling for the reply's mode (sel.toml), `.env`'s where it sets none."""
+    return request.plan.sampling.over(
+        temperature=settings.temperature, top_p=settings.top_p, repeat_penalty=settings.repeat_penalty
+    )

@@ -94,6 +94,7 @@ class HttpEngine:
         for attempt in range(self._retries + 1):
             request = self._request(remote, plan, budget)
             decoder = ChunkDecoder(stats, time.perf_counter(), hold_start=self._thinks.get(slot, True))
+            decoder.leading = not plan.prefill.strip()  # a continued reply keeps its first space
             try:
                 async with contextlib.aclosing(self._attempt(remote, request, decoder)) as pieces:
                     async for piece in pieces:

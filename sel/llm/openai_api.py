@@ -47,18 +47,21 @@ def build_request(
     remote: RemoteSlot, plan: PromptPlan, settings: LlmSettings, *, api: str, max_tokens: int, llama_cpp: bool
 ) -> ServerRequest:
     """The request for ``plan`` on ``api`` ("chat" or "completions")."""
+    sampling = plan.sampling.over(  # the owner's sampling for the reply's mode (sel.toml) over .env's
+        temperature=settings.temperature, top_p=settings.top_p, repeat_penalty=settings.repeat_penalty
+    )
     body: dict[str, Any] = {
         "model": remote.model,
         "max_tokens": max_tokens,
-        "temperature": settings.temperature,
-        "top_p": settings.top_p,
+        "temperature": sampling["temperature"],
+        "top_p": sampling["top_p"],
         "stream": True,
         "stream_options": {"include_usage": True},  # token counts in the last chunk, where supported
     }
     if settings.seed >= 0:
         body["seed"] = settings.seed
     if llama_cpp:  # keep the conversation's prefix in the server's KV cache; llama.cpp's own penalty name
-        body.update(cache_prompt=True, repeat_penalty=settings.repeat_penalty)
+        body.update(cache_prompt=True, repeat_penalty=sampling["repeat_penalty"])
     if api == "chat":
         body["messages"] = chat_messages(plan)
         path = "/chat/completions"
@@ -108,6 +111,8 @@ class ChunkDecoder:
         if not choices or not isinstance(choices[0], dict):
             return []
         choice = choices[0]
+        if isinstance(choice.get("finish_reason"), str):
+            self.stats.finish_reason = choice["finish_reason"]
         delta = choice.get("delta")
         if not isinstance(delta, dict):
             delta = {}

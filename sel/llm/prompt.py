@@ -59,7 +59,7 @@ class TranscriptFormat:
                 lines.append(f"{name}: {turn.text.strip()}")
         if plan.late_note:
             lines.append(f"({plan.late_note.strip()})")
-        lines.append(f"{sel}:")
+        lines.append(f"{sel}: {plan.prefill.rstrip()}" if plan.prefill.strip() else f"{sel}:")
         # "\n(" too: base models imitate the stage-direction lines of earlier turns.
         stops = (*sorted(f"\n{name}:" for name in speakers), "\n(")
         return Rendered("\n".join(lines), stops)
@@ -76,12 +76,13 @@ class ChatTemplateFormat:
         self._bos = bos_token
 
     def messages(self, plan: PromptPlan) -> list[dict[str, Any]]:
-        return chat_messages(plan)
+        return chat_messages(replace(plan, prefill=""))
 
     def render(self, plan: PromptPlan) -> Rendered:
         # Plain dicts of the shape llama-cpp-python's message TypedDicts describe.
         result = self._formatter(messages=cast(Any, self.messages(plan)))
-        prompt = result.prompt
+        # The template ends by opening SEL's turn: a prefill is the start of what SEL writes there.
+        prompt = result.prompt + plan.prefill.rstrip()
         if self._bos and prompt.startswith(self._bos):
             prompt = prompt[len(self._bos) :]  # llama.cpp adds the BOS token itself
         stop = result.stop if isinstance(result.stop, list) else [result.stop] if result.stop else []
@@ -121,6 +122,8 @@ def chat_messages(plan: PromptPlan) -> list[dict[str, Any]]:
         parts: list[dict[str, Any]] = [{"type": "text", "text": last["content"]}]
         parts += [{"type": "image_url", "image_url": {"url": url}} for url in plan.images]
         last["content"] = parts
+    if plan.prefill.strip():  # a final assistant message: servers such as llama-server continue it
+        messages.append({"role": "assistant", "content": plan.prefill.rstrip()})
     return messages
 
 

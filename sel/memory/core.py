@@ -86,9 +86,13 @@ class StoreCore:
     def changed(self, count: int) -> None:
         """Note ``count`` index changes (under the lock): save a snapshot when many are unsaved, compact when due."""
         self._unsaved_changes += count
-        if self._unsaved_changes >= max(SNAPSHOT_MIN_CHANGES, SNAPSHOT_FRACTION * self.index.live_count):
-            self.save_index()
-        self.compact_if_due()
+        try:
+            if self._unsaved_changes >= max(SNAPSHOT_MIN_CHANGES, SNAPSHOT_FRACTION * self.index.live_count):
+                self.save_index()
+            self.compact_if_due()
+        except OSError as err:
+            # The change itself is already durable in the log; snapshot and compaction are retried later.
+            log.warning("memory housekeeping (index snapshot, compaction) failed, will retry: %s", err)
 
     def save_index(self) -> None:
         entries = {m.label: (m.id, m.version) for m in self.state.memories.values()}

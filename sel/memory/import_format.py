@@ -1,11 +1,12 @@
 """The bulk import format: JSON lines, one memory per line.
 
 Each line is an object with ``text`` (required) and optional ``tags`` (list of strings,
-or one comma-separated string), ``hard`` (true/false) and ``created_at`` (Unix seconds
-or an ISO 8601 date-time). The file is UTF-8 (a byte-order mark is allowed), a regular
-file of at most MAX_IMPORT_BYTES. Every line is checked before anything is stored: a bad
-line stops the import with its line number and nothing is half-imported, unless the caller
-asks to skip refused lines (then they are listed with their reasons).
+or one comma-separated string), ``hard`` (true/false), ``created_at`` (Unix seconds
+or an ISO 8601 date-time) and ``scope`` (where it may come back: "any", the default for the
+owner's imports, "dm" or "guild:<server id>"; see sel.memory.scopes). The file is UTF-8 (a
+byte-order mark is allowed), a regular file of at most MAX_IMPORT_BYTES. Every line is checked
+before anything is stored: a bad line stops the import with its line number and nothing is
+half-imported, unless the caller asks to skip refused lines (then they are listed with their reasons).
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ import orjson
 from sel.errors import InputError
 from sel.memory.admission import refusal
 from sel.memory.records import MAX_IMPORT_BYTES, RefusedLine, clean_text, normalize_tags
+from sel.memory.scopes import ANY, parse_scope
 
-FIELDS = frozenset({"text", "tags", "hard", "created_at"})
+FIELDS = frozenset({"text", "tags", "hard", "created_at", "scope"})
 _BOM = b"\xef\xbb\xbf"
 
 
@@ -36,6 +38,7 @@ class ImportItem:
     tags: tuple[str, ...]
     hard: bool
     created_at: float | None
+    scope: str = ANY
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +116,7 @@ def parse_line(raw: bytes) -> ImportItem:
         raise ValueError('not a JSON object (expected {"text": "..."})')
     unknown = sorted(set(obj) - FIELDS)
     if unknown:
-        raise ValueError(f"unknown field {unknown[0]!r} (allowed: text, tags, hard, created_at)")
+        raise ValueError(f"unknown field {unknown[0]!r} (allowed: text, tags, hard, created_at, scope)")
     text = obj.get("text")
     if not isinstance(text, str):
         raise ValueError('"text" is missing or not a string')
@@ -124,7 +127,10 @@ def parse_line(raw: bytes) -> ImportItem:
     hard = obj.get("hard", False)
     if not isinstance(hard, bool):
         raise ValueError('"hard" must be true or false')
-    return ImportItem(text, _tags(obj.get("tags", [])), hard, _timestamp(obj.get("created_at")))
+    scope = obj.get("scope", ANY)
+    if not isinstance(scope, str):
+        raise ValueError('"scope" must be "any", "dm" or "guild:<server id>"')
+    return ImportItem(text, _tags(obj.get("tags", [])), hard, _timestamp(obj.get("created_at")), parse_scope(scope))
 
 
 def _tags(value: Any) -> tuple[str, ...]:

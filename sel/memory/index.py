@@ -141,6 +141,12 @@ class VectorIndex:
 
         return self._vectors[np.asarray(labels, dtype=np.int64)].copy()
 
+    def similarities(self, labels: Sequence[int], query: np.ndarray) -> np.ndarray:
+        """Cosine similarity of ``query`` (normalized) with each of ``labels``' stored vectors."""
+        import numpy as np
+
+        return cosines(self._vectors[np.asarray(labels, dtype=np.int64)], query)
+
     def search(self, query: np.ndarray, allowed: Collection[int], k: int) -> list[tuple[int, float]]:
         """Up to ``k`` (label, cosine similarity) pairs, best first, drawn only from ``allowed``."""
         import numpy as np
@@ -167,7 +173,7 @@ class VectorIndex:
 
         self.last_search_path = "exact"
         rows = np.fromiter(allowed, dtype=np.int64, count=len(allowed))
-        sims = self._vectors[rows] @ query
+        sims = cosines(self._vectors[rows], query)
         top = np.argpartition(-sims, k - 1)[:k] if k < len(rows) else np.arange(len(rows))
         top = top[np.argsort(-sims[top], kind="stable")]
         return [(int(rows[i]), float(sims[i])) for i in top]
@@ -232,6 +238,14 @@ class VectorIndex:
         # Files of a save that died before its index.json was written are not trusted, and may hold old vectors.
         remove_snapshot_files(directory, keep=(graph_path.name, meta["vectors"]["file"]))
         return index, entries
+
+
+def cosines(rows: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """``rows @ query`` without BLAS: OpenBLAS spreads a matrix-vector product over threads that, on a
+    busy 2-core machine, wait for each other (measured: 24 ms for 2 000 x 384 against 0.12 ms here)."""
+    import numpy as np
+
+    return np.einsum("ij,j->i", rows, np.asarray(query, dtype=np.float32))
 
 
 def discard_snapshot(directory: Path) -> None:

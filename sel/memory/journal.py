@@ -1,23 +1,27 @@
 """The record log: an append-only file of JSON lines, the source of truth for memory.
 
 Appends are fsync'd before an operation is acknowledged, so a process killed at any
-moment loses at most the line being written. Compaction rewrites the whole log
-atomically (temp file + fsync + rename), so older lines are never damaged. A line that
+moment loses at most the line being written. An append the disk refuses (full, read-only)
+is cut back off the file, so the next append after space returns starts on a clean line.
+Compaction rewrites the whole log atomically (temp file + fsync + rename), so older lines
+are never damaged. A line that
 cannot be read is moved, byte for byte, to a quarantine file instead of being dropped.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import orjson
 
 from sel.atomic_files import fsync_dir, write_atomic, write_atomic_with
+from sel.errors import StorageError
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +41,7 @@ class Journal:
         self.path = path
         self.quarantine_path = quarantine_path
         self.line_count = 0
-        self._handle: BinaryIO | None = None
+        self._fd: int | None = None  # raw O_APPEND descriptor: no library buffer can replay a refused write
 
     def read(self) -> JournalLines:
         """Every complete line; a last line without its newline was cut short by a crash."""
@@ -55,15 +59,24 @@ class Journal:
         payload = b"".join(orjson.dumps(event) + b"\n" for event in events)
         if not payload:
             return
-        handle = self._append_handle()
-        handle.write(payload)
-        handle.flush()
+        fd = self._append_fd()
+        end = os.fstat(fd).st_size
+        try:
+            view = memoryview(payload)
+            while view:
+                view = view[os.write(fd, view) :]
+        except OSError as err:
+            _cut_back(fd, end)
+            raise storage_error(self.path, err) from None
         self.line_count += payload.count(b"\n")
 
     def sync(self) -> None:
         """Make everything written so far durable."""
-        if self._handle is not None:
-            os.fsync(self._handle.fileno())
+        if self._fd is not None:
+            try:
+                os.fsync(self._fd)
+            except OSError as err:
+                raise storage_error(self.path, err) from None
 
     def append(self, events: Iterable[dict[str, Any]]) -> None:
         """Write and fsync: once this returns, the events survive a crash."""
@@ -100,10 +113,12 @@ class Journal:
             return []
         return [line for line in self.quarantine_path.read_bytes().split(b"\n") if line]
 
-    def scrub_quarantine(self, needle: bytes) -> int:
-        """Remove quarantined lines containing ``needle`` (a forgotten user's id); return how many."""
+    def scrub_quarantine(self, *needles: bytes) -> int:
+        """Remove quarantined lines containing any of ``needles`` (a forgotten user's id, a deleted
+        memory's id or text); return how many."""
         kept = self.quarantined_lines()
-        remaining = [line for line in kept if needle not in line]
+        wanted = [needle for needle in needles if needle]
+        remaining = [line for line in kept if not any(needle in line for needle in wanted)]
         removed = len(kept) - len(remaining)
         if removed:
             write_atomic(self.quarantine_path, b"".join(line + b"\n" for line in remaining))
@@ -113,17 +128,40 @@ class Journal:
         return self.path.stat().st_size if self.path.exists() else 0
 
     def close(self) -> None:
-        if self._handle is not None:
-            self._handle.close()
-            self._handle = None
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
-    def _append_handle(self) -> BinaryIO:
-        if self._handle is None:
+    def _append_fd(self) -> int:
+        if self._fd is None:
             created = not self.path.exists()
-            self._handle = self.path.open("ab")
-            if created:
-                fsync_dir(self.path.parent)  # the new file's name must survive a power cut too
-        return self._handle
+            try:
+                self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+                if created:
+                    fsync_dir(self.path.parent)  # the new file's name must survive a power cut too
+            except OSError as err:
+                raise storage_error(self.path, err) from None
+        return self._fd
+
+
+def _cut_back(fd: int, size: int) -> None:
+    """Remove the part of a refused append that did reach the file, so no torn line is left for later
+    appends to run into (a full disk always allows shrinking a file)."""
+    try:
+        os.ftruncate(fd, size)
+    except OSError as err:  # e.g. the folder went read-only: the next start quarantines the torn line
+        log.warning("could not cut a refused append off the memory log: %s", err)
+
+
+def storage_error(path: Path, err: OSError) -> StorageError:
+    """The one line an owner reads when the data folder refuses a write."""
+    if err.errno == errno.ENOSPC or err.errno == errno.EDQUOT:
+        fix = "the disk is full; free some space and SEL will store memories again"
+    elif err.errno == errno.EROFS or err.errno in (errno.EACCES, errno.EPERM):
+        fix = "the folder is read-only or not writable by SEL; make SEL_DATA_DIR writable again"
+    else:
+        fix = f"{err.strerror or err}; check the disk"
+    return StorageError(f"cannot write memories to {path}: {fix} (nothing already stored was changed)")
 
 
 def _chunks(events: Iterable[dict[str, Any]], size: int = 1 << 20) -> Iterator[bytes]:

@@ -2,12 +2,13 @@
 
 Opening locks the store's folder first, then rebuilds the view from the log (damaged lines are
 quarantined) and brings the index in line with it, re-embedding what the snapshot lacks.
-Forgetting a user rewrites the log without them, scrubs their quarantined lines and saves a
-fresh index snapshot, so nothing of theirs survives on disk.
+Forgetting a user, or deleting one memory, rewrites the log without them, scrubs the quarantined
+lines that hold them and saves a fresh index snapshot, so nothing of theirs survives on disk.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -15,11 +16,13 @@ from pathlib import Path
 import orjson
 
 from sel.atomic_files import remove_stale_temps
+from sel.errors import InputError
 from sel.memory.core import STORE_BATCH, StoreCore, check_user_id
 from sel.memory.details import forget_cached
 from sel.memory.embeddings import DIM, check_model_dir
 from sel.memory.index import Entries, IndexUnavailable, VectorIndex, discard_snapshot
 from sel.memory.journal import Journal
+from sel.memory.records import Memory
 from sel.memory.retention import is_expired
 from sel.memory.state import MemoryState, delete_event, seen_event
 from sel.memory.store_lock import StoreLock
@@ -137,7 +140,11 @@ def prune_expired(core: StoreCore, now: float) -> int:
 
 
 def forget(core: StoreCore, user_id: str) -> None:
-    """Erase everything about the user: memories, vectors, profiles, consent, last-seen, quarantined lines."""
+    """Erase everything about the user: memories, vectors, profiles, consent, last-seen, quarantined lines.
+
+    Quarantined lines go if they name the user, or any of their memories' ids or texts: a damaged
+    line may have lost its user id but still hold what they said.
+    """
     check_user_id(user_id)
     with core.lock:
         core.check_open()
@@ -146,9 +153,43 @@ def forget(core: StoreCore, user_id: str) -> None:
         forget_cached()
         core.persisted_seen.pop(user_id, None)
         core.journal.rewrite(core.state.events())
-        scrubbed = core.journal.scrub_quarantine(orjson.dumps(user_id))
+        needles = [orjson.dumps(user_id), *(n for m in removed for n in traces(m))]
+        scrubbed = core.journal.scrub_quarantine(*needles)
         core.save_index()
         log.info("forgot a user: %d memories, %d quarantined lines erased", len(removed), scrubbed)
+
+
+def delete_memory(core: StoreCore, user_id: str, memory_id: str) -> Memory:
+    """Erase one of the user's memories, past versions included, leaving no trace on disk; return it.
+
+    The log is rewritten without its lines (appending a delete would keep the old ones), its vector is
+    overwritten before the index snapshot is saved afresh, and quarantined lines holding its id or any
+    of its texts are removed. InputError when the user has no memory with that id (another user's
+    memory is never touched).
+    """
+    check_user_id(user_id)
+    with core.lock:
+        core.check_open()
+        memory = core.state.memories.get(memory_id)
+        if memory is None or memory.user_id != user_id:
+            raise InputError(f"{user_id} has no memory with id {memory_id!r}; list their memories to see the ids")
+        core.state.delete(memory_id)
+        core.index.remove([memory.label])
+        forget_cached()
+        core.journal.rewrite(core.state.events())
+        scrubbed = core.journal.scrub_quarantine(*traces(memory))
+        core.save_index()
+        log.info("deleted one memory on request; %d quarantined lines erased", scrubbed)
+        return memory
+
+
+def traces(memory: Memory) -> list[bytes]:
+    """The byte strings that would show a memory in a damaged log line: its id and every text it held,
+    raw and as JSON escapes them (orjson keeps non-ASCII as is, other writers escape it)."""
+    needles = [memory.id.encode()]
+    for text in (memory.text, *(past.text for past in memory.history)):
+        needles += [text.encode(), orjson.dumps(text)[1:-1], json.dumps(text)[1:-1].encode()]
+    return needles
 
 
 def forget_on_request(core: StoreCore, user_id: str) -> None:

@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from sel.memory.scopes import parse_scope
+
 MAX_TEXT_CHARS = 2000
 MAX_IMPORT_BYTES = 50 * 1024 * 1024  # 50 MB, about 300 000 memories: an import file is read whole
 MAX_TAGS = 12
@@ -24,15 +26,50 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _ZERO_WIDTH = re.compile("[\u200b\u2060\ufeff]")
 
 
+MAX_HISTORY = 20  # past versions kept per memory; the oldest go first, so a much-corrected fact stays small
+
+
+@dataclass(frozen=True, slots=True)
+class PastVersion:
+    """What a memory said before a correction replaced it, and when that was true (said, then replaced)."""
+
+    text: str
+    valid_from: float
+    valid_to: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {"text": self.text, "valid_from": self.valid_from, "valid_to": self.valid_to}
+
+    @classmethod
+    def from_json(cls, data: Any) -> PastVersion:
+        """Parse the stored form; ValueError if it is not one."""
+        if not isinstance(data, Mapping):
+            raise ValueError("a past version is not an object")
+        text, start, end = data.get("text"), data.get("valid_from"), data.get("valid_to")
+        if start is None or end is None:
+            raise ValueError("a past version has no valid_from or valid_to")
+        if type(text) is not str or type(start) not in (int, float) or type(end) not in (int, float):
+            raise ValueError("a past version field is missing or has the wrong type")
+        return cls(text, float(start), float(end))
+
+
+Kind = Literal["fact", "episode"]
+KINDS = ("fact", "episode")
+
+
 @dataclass(frozen=True, slots=True)
 class Memory:
-    """One fact about one user.
+    """One fact about one user, or one of their turns kept as it was said (an episode).
 
     ``label`` is the memory's row in the vector index; ``version`` grows every time the
     memory changes (a newer fact in its slot updates it in place).
     ``slot`` names what the fact is about ("home", "name-of:turtle"): a newer fact in the
     same slot replaces the older one. ``said_at`` is when the fact was said (the message's time,
     or an import's ``created_at``); None only for records built without it: read it via :attr:`when_said`.
+    ``history`` holds what the memory said before corrections, oldest first (at most MAX_HISTORY);
+    recall reads only ``text``, but forgetting, expiry and export take the history along.
+    ``scope`` is where it may be recalled (see sel.memory.scopes). ``kind`` "episode" is a turn the
+    person said, kept whole with its ``channel`` and ``turn`` (order) so recall can add its neighbours.
     """
 
     id: str
@@ -46,6 +83,11 @@ class Memory:
     version: int = 1
     slot: str | None = None
     said_at: float | None = None
+    history: tuple[PastVersion, ...] = ()
+    scope: str = "any"  # where it may come back (sel.memory.scopes); "any" for records from before scopes
+    kind: Kind = "fact"
+    channel: str | None = None  # an episode's conversation
+    turn: int | None = None  # an episode's place among the person's turns in that conversation
 
     @property
     def when_said(self) -> float:
@@ -66,6 +108,10 @@ class Memory:
             "version": self.version,
             "slot": self.slot,
             "said_at": self.when_said,
+            "history": [past.to_json() for past in self.history],
+            "scope": self.scope,
+            "kind": self.kind,
+            **({"channel": self.channel, "turn": self.turn} if self.kind == "episode" else {}),
         }
 
     @classmethod
@@ -77,6 +123,9 @@ class Memory:
             hard, created_at, updated_at = data["hard"], data["created_at"], data["updated_at"]
             label, version, slot = data["label"], data["version"], data.get("slot")
             said_at = data.get("said_at", created_at)  # logs written before the field: when it was stored
+            history = data.get("history", [])  # logs written before history was kept: none
+            scope, kind = data.get("scope", "any"), data.get("kind", "fact")  # before scopes and episodes: facts, "any"
+            channel, turn = data.get("channel"), data.get("turn")
         except (KeyError, TypeError):
             raise ValueError("a memory field is missing") from None
         if not (
@@ -92,6 +141,11 @@ class Memory:
             and type(version) is int
             and (slot is None or type(slot) is str)
             and type(said_at) in (int, float)
+            and type(history) is list
+            and type(scope) is str
+            and kind in KINDS
+            and (channel is None or type(channel) is str)
+            and (turn is None or type(turn) is int)
         ):
             raise ValueError("a memory field has the wrong type")
         return cls(
@@ -106,6 +160,11 @@ class Memory:
             version,
             slot,
             float(said_at),
+            history=tuple(PastVersion.from_json(past) for past in history),
+            scope=parse_scope(scope),
+            kind=kind,
+            channel=channel,
+            turn=turn,
         )
 
     def revised(self, **changes: Any) -> Memory:
@@ -125,6 +184,9 @@ class Recalled:
     hard: bool
     created_at: float
     said_at: float | None = None  # when the fact was said (None: not known to the caller that built it)
+    kind: Kind = "fact"
+    scope: str = "any"
+    neighbour_of: str | None = None  # an episode recalled because it came next to this matched one (its id)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -136,6 +198,9 @@ class Recalled:
             "hard": self.hard,
             "created_at": self.created_at,
             "said_at": self.created_at if self.said_at is None else self.said_at,
+            "kind": self.kind,
+            "scope": self.scope,
+            **({"neighbour_of": self.neighbour_of} if self.neighbour_of else {}),
         }
 
 
@@ -193,13 +258,15 @@ class ObserveResult:
     memory or was one already kept. ``reply_hint`` is a short instruction for the reply (e.g.
     acknowledge the opt-in, or say truthfully what was remembered), or "" when there is nothing
     to say. ``forgotten`` is True when the user asked to be forgotten and everything about them
-    was deleted.
+    was deleted; ``forgotten_one`` holds the texts of single memories the user asked to be
+    forgotten ("forget that my cat is Tom") and that were deleted.
     """
 
     consent_changed: bool | None
     outcomes: list[Outcome] = field(default_factory=list)
     reply_hint: str = ""
     forgotten: bool = False
+    forgotten_one: tuple[str, ...] = ()
 
     @property
     def stored(self) -> list[Memory]:

@@ -52,6 +52,7 @@ class MemoryState:
         self.labels_by_user: dict[str, set[int]] = {}
         self.by_label: dict[int, str] = {}
         self.by_slot: dict[tuple[str, str], str] = {}
+        self.episodes: dict[tuple[str, str], set[str]] = {}  # (user, channel) -> ids of their episodes there
         self.consent: dict[str, float] = {}  # user -> when they opted in; absent means no consent
         self.last_seen: dict[str, float] = {}
         self.profiles: dict[str, dict[str, dict[str, Any]]] = {}
@@ -104,6 +105,8 @@ class MemoryState:
         self.by_label[memory.label] = memory.id
         if memory.slot:
             self.by_slot[(memory.user_id, memory.slot)] = memory.id
+        if memory.kind == "episode" and memory.channel is not None:
+            self.episodes.setdefault((memory.user_id, memory.channel), set()).add(memory.id)
         if memory.label >= self.label_extent:
             for free in range(self.label_extent, memory.label):
                 heapq.heappush(self._free_labels, free)
@@ -154,6 +157,11 @@ class MemoryState:
             heapq.heappush(self._free_labels, memory.label)
         if memory.slot and self.by_slot.get((memory.user_id, memory.slot)) == memory.id:
             del self.by_slot[(memory.user_id, memory.slot)]
+        episodes = self.episodes.get((memory.user_id, memory.channel or ""))
+        if episodes is not None:
+            episodes.discard(memory.id)
+            if not episodes:
+                del self.episodes[(memory.user_id, memory.channel or "")]
 
     def set_consent(self, user_id: str, on: bool, at: float) -> None:
         if on:

@@ -30,10 +30,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sel.memory import consent_book, lifecycle, observe, profiles, recall, writes
+from sel.memory import consent_book, lifecycle, matching, observe, profiles, recall, scope_book, writes
 from sel.memory.core import StoreCore
+from sel.memory.matching import Match
 from sel.memory.ranking import MIN_SIMILARITY
 from sel.memory.records import ImportResult, Memory, ObserveResult, Outcome, Recalled, UserRecords
+from sel.memory.scopes import ANY
 
 if TYPE_CHECKING:
     import numpy as np
@@ -95,25 +97,48 @@ class MemoryStore:
 
     # -- storing -------------------------------------------------------------------------------
 
-    def observe(self, user_id: str, text: str, *, tags: Sequence[str] = (), now: float | None = None) -> ObserveResult:
+    def observe(
+        self,
+        user_id: str,
+        text: str,
+        *,
+        tags: Sequence[str] = (),
+        now: float | None = None,
+        where: str | None = None,
+        channel: str | None = None,
+    ) -> ObserveResult:
         """Take in one message from the user: consent changes, last-seen time, and facts worth keeping.
 
         Facts are stored only with consent, and secrets (passwords, PINs, card numbers, keys) never.
-        ``tags`` are topic tags from the router. A withdrawal stops storing at once; a direct request
-        to erase ("forget everything you know about me", "delete my data") also deletes everything
-        about the user, as :meth:`forget` does, and says so in ``forgotten`` and ``reply_hint``.
+        ``tags`` are topic tags from the router. ``where`` is the message's place ("dm" or "guild:<id>",
+        see sel.memory.scopes): what it tells may come back there (None: anywhere), unless the person
+        prefers otherwise (:meth:`set_scope_preference`) or says so ("keep that between us"). With a
+        ``channel`` (its conversation) the turn itself is also kept, as an episode (sel.memory.episodes).
+        A withdrawal stops storing at once; a direct request to erase ("forget everything you know about
+        me", "delete my data") also deletes everything about the user, as :meth:`forget` does, and says so
+        in ``forgotten`` and ``reply_hint``.
         """
-        return observe.observe(self._core, self._llm_extract, user_id, text, tags, self._core.now(now))
+        return observe.observe(
+            self._core, self._llm_extract, user_id, text, tags, self._core.now(now), where=where, channel=channel
+        )
 
     def add(
-        self, user_id: str, text: str, *, tags: Sequence[str] = (), hard: bool = False, now: float | None = None
+        self,
+        user_id: str,
+        text: str,
+        *,
+        tags: Sequence[str] = (),
+        hard: bool = False,
+        now: float | None = None,
+        scope: str = ANY,
     ) -> Outcome:
         """Store ``text`` as given; say whether it is a new memory, an update of the memory in the same slot
         ("I moved to Oslo" after "I live in Lisbon") or a duplicate of one already kept (see sel.memory.sameness).
+        ``scope`` is where it may come back (sel.memory.scopes; the owner's additions: anywhere).
 
         Raises ConsentError without consent, InputError for empty or overlong text or a secret.
         """
-        return writes.add(self._core, user_id, text, tags, hard, self._core.now(now))
+        return writes.add(self._core, user_id, text, tags, hard, self._core.now(now), scope=scope)
 
     def add_many(
         self, user_id: str, texts: Sequence[str], *, tags: Sequence[str] = (), now: float | None = None
@@ -151,6 +176,8 @@ class MemoryStore:
         k: int = 5,
         now: float | None = None,
         min_similarity: float = MIN_SIMILARITY,
+        where: str | None = None,
+        neighbours: int = 0,
     ) -> list[Recalled]:
         """The user's ``k`` memories most relevant to ``query``, best first; only that user's, only with consent.
 
@@ -158,9 +185,23 @@ class MemoryStore:
         query names ("trip 17"; embeddings hardly tell those apart), at least ``min_similarity`` with
         the lift, and nudged by recency and hardness. Expired soft memories are never returned, even
         before the pruner deletes them.
+
+        ``where`` is the reply's place ("dm" or "guild:<id>"): memories scoped away from it are left out
+        before ranking (None, for the owner's tools: all). Episodes take at most half of the ``k`` places
+        unless no fact is left for them; ``neighbours`` adds that many of the person's turns before and
+        after each matched episode in its conversation, right after it (so the list may be longer than ``k``).
         """
         now = self._core.now(now)
-        return recall.recall(self._core, user_id, query, k=k, now=now, min_similarity=min_similarity)
+        return recall.recall(
+            self._core,
+            user_id,
+            query,
+            k=k,
+            now=now,
+            min_similarity=min_similarity,
+            where=where,
+            neighbours=neighbours,
+        )
 
     def user_records(self, user_id: str) -> UserRecords:
         """Everything stored about the user, whatever their consent (for a data export; see sel.memory.export)."""
@@ -180,6 +221,11 @@ class MemoryStore:
         """Store a profile (JSON-able dict); False and nothing stored without consent."""
         return profiles.put_profile(self._core, user_id, kind, data)
 
+    def set_scope_preference(self, user_id: str, preference: str) -> bool:
+        """Where the person's future memories may come back: "here" (where said, the default), "anywhere"
+        or "dm" (only in DMs with them); False and nothing kept without consent."""
+        return scope_book.set_preference(self._core, user_id, preference)
+
     # -- owner tools and housekeeping ----------------------------------------------------------
 
     def forget(self, user_id: str) -> None:
@@ -188,6 +234,22 @@ class MemoryStore:
         The log is rewritten without them and a fresh index snapshot replaces the old files.
         """
         lifecycle.forget(self._core, user_id)
+
+    def find(self, user_id: str, text: str, *, k: int = 5) -> list[Match]:
+        """The user's memories that match ``text`` (a description, "my cat's name"), best first, whatever their
+        consent: what a person may pick one from to delete (see sel.memory.matching)."""
+        return matching.find(self._core, user_id, text, k)
+
+    def memories(self, user_id: str) -> list[Memory]:
+        """The user's memories, oldest said first (expired soft ones too, until the pruner deletes them)."""
+        return sorted(self.user_records(user_id).memories, key=lambda m: m.when_said)
+
+    def delete(self, user_id: str, memory_id: str) -> Memory:
+        """Erase one of the user's memories, its past versions included, leaving no trace on disk; return it.
+
+        InputError (one line) when the user has no memory with that id: another user's is never deleted.
+        """
+        return lifecycle.delete_memory(self._core, user_id, memory_id)
 
     def stats(self) -> dict[str, Any]:
         """Counts for the owner (no user text, no user ids)."""

@@ -2,7 +2,9 @@
 
 Each memory is a dot placed by a 2-D PCA projection of its embedding (similar memories
 land near each other), colored by its first tag, sized by how recently it changed, with
-a ring when it is permanent. Hovering a dot shows its text (an SVG ``<title>``). Every
+a ring when it is permanent, and an outline that says where it may come back (its scope,
+sel.memory.scopes: solid anywhere, dashed in a server, dotted only in DMs; a legend explains
+them). Hovering a dot shows its text (an SVG ``<title>``). Every
 piece of user text is XML-escaped; nothing from the user can become markup.
 """
 
@@ -30,6 +32,12 @@ MAX_LEGEND_TAGS = len(PALETTE)
 MAX_TITLE_CHARS = 1000
 MAX_LABEL_CHARS = 32
 LABELLED_UP_TO = 30  # with more dots than this, text labels would overlap: hover titles only
+# scope group -> (legend text, outline dash pattern; "" is a solid outline)
+SCOPE_MARKS = {
+    "any": ("Anywhere", ""),
+    "guild": ("In a server (and DMs)", "5 2.5"),
+    "dm": ("Only in DMs", "1.5 2.5"),
+}
 _INVALID_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
 
 
@@ -82,7 +90,8 @@ def render_memory_map(memories: Sequence[Memory], vectors: np.ndarray, *, now: f
         f'<rect x="0" y="0" width="{WIDTH}" height="{HEIGHT}" fill="#fbfaf7"/>',
         f'<text x="{PLOT_LEFT}" y="38" font-size="22" fill="#222">{xml_text(shorten(title, 60))}</text>',
         f'<text x="{PLOT_LEFT}" y="58" font-size="12" fill="#666">{len(memories)} memories \u00b7 '
-        "position: meaning (PCA) \u00b7 size: recency \u00b7 ring: permanent \u00b7 hover a dot to read it</text>",
+        "position: meaning (PCA) \u00b7 size: recency \u00b7 ring: permanent \u00b7 outline: where it may come back "
+        "\u00b7 hover a dot to read it</text>",
         f'<rect x="{PLOT_LEFT}" y="{PLOT_TOP}" width="{PLOT_RIGHT - PLOT_LEFT}" height="{PLOT_BOTTOM - PLOT_TOP}" '
         'fill="#ffffff" stroke="#dddddd"/>',
     ]
@@ -94,7 +103,8 @@ def render_memory_map(memories: Sequence[Memory], vectors: np.ndarray, *, now: f
     else:
         colors = tag_colors(memories)
         parts.extend(_dots(memories, vectors, colors, now))
-        parts.extend(_legend(memories, colors))
+        y = _legend(memories, colors, parts)
+        parts.extend(_scope_legend(memories, y + 16))
     parts.append("</svg>")
     return "\n".join(parts) + "\n"
 
@@ -118,9 +128,10 @@ def _dots(memories: Sequence[Memory], vectors: np.ndarray, colors: dict[str, str
         memory = memories[i]
         radius = 5 + 11 * recency(memory, now)
         color = colors.get(_first_tag(memory), OTHER_COLOR)
-        ring = ' stroke="#222" stroke-width="2.5"' if memory.hard else ' stroke="#ffffff" stroke-width="1"'
+        ring = _ring(memory)
         out.append(
-            f"<g><title>{xml_text(shorten(memory.text, MAX_TITLE_CHARS))}</title>"
+            f'<g data-scope="{xml_text(memory.scope)}" data-kind="{memory.kind}">'
+            f"<title>{xml_text(shorten(memory.text, MAX_TITLE_CHARS))}</title>"
             f'<circle cx="{xs[i]:.1f}" cy="{ys[i]:.1f}" r="{radius:.1f}" fill="{color}" fill-opacity="0.85"{ring}/>'
             "</g>"
         )
@@ -132,9 +143,41 @@ def _dots(memories: Sequence[Memory], vectors: np.ndarray, colors: dict[str, str
     return out
 
 
-def _legend(memories: Sequence[Memory], colors: dict[str, str]) -> list[str]:
+def _ring(memory: Memory) -> str:
+    """The dot's outline: dark and thick when permanent, dashed or dotted by scope."""
+    dash = SCOPE_MARKS[_scope_group(memory.scope)][1]
+    if memory.hard:
+        ring = ' stroke="#222" stroke-width="2.5"'
+    elif dash:
+        ring = ' stroke="#444" stroke-width="1.5"'
+    else:
+        ring = ' stroke="#ffffff" stroke-width="1"'
+    return ring + (f' stroke-dasharray="{dash}"' if dash else "")
+
+
+def _scope_group(scope: str) -> str:
+    return scope if scope in ("any", "dm") else "guild"
+
+
+def _scope_legend(memories: Sequence[Memory], top: int) -> list[str]:
+    """How many memories may come back where, with the outline that marks each."""
+    counts = Counter(_scope_group(m.scope) for m in memories)
+    out = [f'<text x="{LEGEND_LEFT}" y="{top + 14}" font-size="14" fill="#222">Where it may come back</text>']
+    y = top + 38
+    for group, (label, dash) in SCOPE_MARKS.items():
+        if not counts[group]:
+            continue
+        outline = ' stroke="#444" stroke-width="1.5"' + (f' stroke-dasharray="{dash}"' if dash else "")
+        out.append(f'<circle cx="{LEGEND_LEFT + 8}" cy="{y - 4}" r="7" fill="#ffffff"{outline}/>')
+        out.append(f'<text x="{LEGEND_LEFT + 22}" y="{y}" font-size="13" fill="#333">{label} ({counts[group]})</text>')
+        y += 24
+    return out
+
+
+def _legend(memories: Sequence[Memory], colors: dict[str, str], out: list[str]) -> int:
+    """Append the tag legend to ``out``; return the y below it."""
     counts = Counter(_first_tag(m) for m in memories)
-    out = [f'<text x="{LEGEND_LEFT}" y="{PLOT_TOP + 14}" font-size="14" fill="#222">Tags</text>']
+    out.append(f'<text x="{LEGEND_LEFT}" y="{PLOT_TOP + 14}" font-size="14" fill="#222">Tags</text>')
     y = PLOT_TOP + 38
     for tag, color in colors.items():
         out.append(f'<circle cx="{LEGEND_LEFT + 8}" cy="{y - 4}" r="7" fill="{color}"/>')
@@ -147,7 +190,8 @@ def _legend(memories: Sequence[Memory], colors: dict[str, str]) -> list[str]:
     if others:
         out.append(f'<circle cx="{LEGEND_LEFT + 8}" cy="{y - 4}" r="7" fill="{OTHER_COLOR}"/>')
         out.append(f'<text x="{LEGEND_LEFT + 22}" y="{y}" font-size="13" fill="#333">other tags ({others})</text>')
-    return out
+        y += 24
+    return y
 
 
 def _first_tag(memory: Memory) -> str:

@@ -16,10 +16,12 @@ from typing import TYPE_CHECKING
 from sel.memory.admission import checked_text
 from sel.memory.consent_book import consent_error, require_consent
 from sel.memory.core import STORE_BATCH, StoreCore
+from sel.memory.episodes import next_turn, same_episode
 from sel.memory.extraction import Fact, fact_from_text, keywords
 from sel.memory.import_format import read_import_file
-from sel.memory.records import ImportResult, Memory, Outcome, normalize_tags
+from sel.memory.records import MAX_HISTORY, ImportResult, Kind, Memory, Outcome, PastVersion, normalize_tags
 from sel.memory.sameness import same_fact
+from sel.memory.scopes import ANY, merged
 from sel.memory.state import put_event
 
 if TYPE_CHECKING:
@@ -37,19 +39,25 @@ class Draft:
     hard: bool
     slot: str | None
     created_at: float | None = None
+    scope: str = ANY  # where it may come back (sel.memory.scopes)
+    kind: Kind = "fact"
+    channel: str | None = None  # an episode's conversation
 
 
-def draft(fact: Fact, tags: Iterable[str], *, created_at: float | None = None) -> Draft:
+def draft(fact: Fact, tags: Iterable[str], *, created_at: float | None = None, scope: str = ANY) -> Draft:
     """``fact`` ready to store, tagged with the caller's tags, its topic and its keywords."""
     all_tags = normalize_tags([*tags, fact.topic, *keywords(fact.text)])
-    return Draft(fact.text, all_tags, fact.hard, fact.slot, created_at)
+    return Draft(fact.text, all_tags, fact.hard, fact.slot, created_at, scope)
 
 
-def add(core: StoreCore, user_id: str, text: str, tags: Sequence[str], hard: bool, now: float) -> Outcome:
+def add(
+    core: StoreCore, user_id: str, text: str, tags: Sequence[str], hard: bool, now: float, *, scope: str = ANY
+) -> Outcome:
     """Store ``text`` as given; ConsentError without consent, InputError for text that cannot be a memory."""
     text = checked_text(text)
     require_consent(core, user_id)
-    return store_drafts(core, user_id, [draft(fact_from_text(text, hard=hard), tags)], now, require_consent=True)[0]
+    fact = draft(fact_from_text(text, hard=hard), tags, scope=scope)
+    return store_drafts(core, user_id, [fact], now, require_consent=True)[0]
 
 
 def add_many(core: StoreCore, user_id: str, texts: Sequence[str], tags: Sequence[str], now: float) -> list[Outcome]:
@@ -66,7 +74,7 @@ def import_jsonl(core: StoreCore, user_id: str, path: Path, *, skip_refused: boo
     outcomes: list[Outcome] = []
     for start in range(0, len(checked.items), STORE_BATCH):
         drafts = [
-            draft(fact_from_text(item.text, hard=item.hard), item.tags, created_at=item.created_at)
+            draft(fact_from_text(item.text, hard=item.hard), item.tags, created_at=item.created_at, scope=item.scope)
             for item in checked.items[start : start + STORE_BATCH]
         ]
         outcomes += store_drafts(core, user_id, drafts, now, require_consent=True)
@@ -115,20 +123,26 @@ def _write(core: StoreCore, outcome: Outcome, vector: np.ndarray) -> int:
 def _placed(core: StoreCore, user_id: str, new: Draft, vector: np.ndarray, now: float) -> Outcome:
     """What ``new`` becomes: an update of the memory in its slot, a duplicate of a kept memory, or a new one."""
     state = core.state
+    if new.kind == "episode":
+        return _placed_episode(core, user_id, new, now)
     same_slot = state.by_slot.get((user_id, new.slot)) if new.slot else None
     if same_slot is not None:
         existing = state.memories[same_slot]
         cosine = float(core.index.vectors([existing.label])[0] @ vector)
         if same_fact(new.text, existing.text, cosine):
             return Outcome("duplicate", _repeated(existing, new, now))
-        # A newer, different fact in the same slot: it replaces the old one ("I moved to Berlin").
+        # A newer, different fact in the same slot: it replaces the old one ("I moved to Berlin"),
+        # and the old one is kept as a past version with the time it stopped being true.
+        said_at = new.created_at or now
         updated = existing.revised(
             text=new.text,
             tags=new.tags,
             hard=new.hard or existing.hard,
-            created_at=new.created_at or now,
+            created_at=said_at,
             updated_at=now,
-            said_at=new.created_at or now,
+            said_at=said_at,
+            history=_with_past(existing, said_at),
+            scope=new.scope,  # where the newer statement was made: the older place never heard it
         )
         return Outcome("updated", updated, previous_text=existing.text)
     duplicate = _duplicate_of(core, user_id, new, vector)
@@ -137,11 +151,27 @@ def _placed(core: StoreCore, user_id: str, new: Draft, vector: np.ndarray, now: 
     return Outcome("stored", _new_memory(core, user_id, new, now))
 
 
+def _with_past(existing: Memory, replaced_at: float) -> tuple[PastVersion, ...]:
+    """``existing``'s history plus its current text, valid from when it was said until ``replaced_at``."""
+    past = PastVersion(existing.text, existing.when_said, max(existing.when_said, replaced_at))
+    return (*existing.history, past)[-MAX_HISTORY:]
+
+
+def _placed_episode(core: StoreCore, user_id: str, new: Draft, now: float) -> Outcome:
+    """A turn is new unless the person said exactly this in that conversation before (then it is a duplicate)."""
+    repeated = same_episode(core.state, user_id, new.channel or "", new.text)
+    if repeated is not None:
+        return Outcome("duplicate", _repeated(repeated, new, now))
+    return Outcome("stored", _new_memory(core, user_id, new, now))
+
+
 def _duplicate_of(core: StoreCore, user_id: str, new: Draft, vector: np.ndarray) -> Memory | None:
     """The user's memory that already states ``new``'s fact, if any (the nearest few are checked)."""
     labels = core.state.labels_by_user.get(user_id, set())
     for label, cosine in core.index.search(vector, labels, k=DUPLICATE_CANDIDATES):
         existing = core.state.memory_at(label)
+        if existing.kind == "episode":
+            continue  # a turn kept whole is not a fact: a fact said in it is still worth keeping
         if existing.slot and new.slot and existing.slot != new.slot:
             continue  # "my cat is called Tom" / "my dog is called Tom": about different things
         if same_fact(new.text, existing.text, cosine):
@@ -161,11 +191,17 @@ def _new_memory(core: StoreCore, user_id: str, new: Draft, now: float) -> Memory
         label=core.state.allocate_label(),
         slot=new.slot,
         said_at=new.created_at or now,  # the message's time, or the import's created_at
+        scope=new.scope,
+        kind=new.kind,
+        channel=new.channel,
+        turn=next_turn(core.state, user_id, new.channel or "") if new.kind == "episode" else None,
     )
 
 
 def _repeated(existing: Memory, new: Draft, now: float) -> Memory:
-    """The memory after its fact was said again: unchanged, unless the repeat asks for it to be permanent."""
-    if existing.hard or not new.hard:
+    """The memory after its fact was said again: unchanged, unless the repeat asks for it to be permanent
+    or was said somewhere it may not come back yet (then it may come back there too)."""
+    scope = merged(existing.scope, new.scope)
+    if (existing.hard or not new.hard) and scope == existing.scope:
         return existing
-    return existing.revised(hard=True, updated_at=now)
+    return existing.revised(hard=existing.hard or new.hard, scope=scope, updated_at=now)

@@ -132,11 +132,20 @@ class SpeechToText:
             )
         return self.transcribe_samples(samples)
 
-    def transcribe_samples(self, samples: np.ndarray) -> Transcript:
-        """Transcribe float32 mono samples at 16 kHz. Blocks until done."""
+    def transcribe_samples(
+        self, samples: np.ndarray, *, prompt: str | None = None, hotwords: str | None = None
+    ) -> Transcript:
+        """Transcribe float32 mono samples at 16 kHz. Blocks until done.
+
+        ``prompt`` is text Whisper reads as what came before (e.g. "A voice chat with SEL.") and
+        ``hotwords`` names it should expect ("SEL"): together they make an unusual name come out
+        spelled right ("SEL", not "So" or "Cell") without turning a spoken "so" into it.
+        """
         model = self.load()
         with self._lock:
-            segments, info = model.transcribe(samples, beam_size=self.beam_size, vad_filter=False)
+            segments, info = model.transcribe(
+                samples, beam_size=self.beam_size, vad_filter=False, initial_prompt=prompt, hotwords=hotwords
+            )
             # The segments are a lazy generator: the real work happens while consuming it.
             found = tuple(Segment(round(s.start, 2), round(s.end, 2), s.text.strip()) for s in segments)
         text = " ".join(seg.text for seg in found if seg.text)

@@ -121,6 +121,8 @@ class Gateway:
         self.identifies: list[dict[str, Any]] = []
         self.resumes: list[dict[str, Any]] = []
         self.connect_queries: list[dict[str, str]] = []
+        self.heartbeat_interval_ms = HEARTBEAT_INTERVAL_MS  # sent in HELLO to connections made afterwards
+        self.ack_heartbeats = True  # False: a stuck gateway that still holds the socket open
         self._send_lock = asyncio.Lock()
 
     # --- what tests and REST handlers call ------------------------------------------------------
@@ -189,7 +191,7 @@ class Gateway:
             log.warning("gateway compression %r is not modelled; sending plain text frames", connection.compress)
             connection.compress = None
         await self._send(
-            connection, {"op": 10, "d": {"heartbeat_interval": HEARTBEAT_INTERVAL_MS}, "s": None, "t": None}
+            connection, {"op": 10, "d": {"heartbeat_interval": self.heartbeat_interval_ms}, "s": None, "t": None}
         )
         session: GatewaySession | None = None
         try:
@@ -210,7 +212,8 @@ class Gateway:
     ) -> GatewaySession | None:
         op, data = payload.get("op"), payload.get("d")
         if op == 1:
-            await self._send(connection, {"op": 11, "d": None, "s": None, "t": None})
+            if self.ack_heartbeats:
+                await self._send(connection, {"op": 11, "d": None, "s": None, "t": None})
         elif op in (2, 6) and session is not None:
             await connection.ws.close(code=CLOSE_ALREADY_AUTHENTICATED, message=b"Already authenticated.")
         elif op == 2:
@@ -292,6 +295,7 @@ class Gateway:
         await self.dispatch("GUILD_MEMBERS_CHUNK", chunk)
 
     async def _send(self, connection: Connection | None, payload: dict[str, Any]) -> None:
+        await self.standin.while_stalled()  # an outage: nothing goes out until it ends
         self._record("out", payload)
         if connection is not None and not connection.ws.closed:
             try:

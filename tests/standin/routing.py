@@ -56,6 +56,7 @@ class Router:
         self.last_request = 0.0
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        await self.standin.while_stalled()
         host = (request.host or "").split(":")[0]
         if request.headers.get("Upgrade", "").lower() == "websocket":
             if host == GATEWAY_HOST:

@@ -79,6 +79,7 @@ class DiscordStandin:
         self.ratelimited: list[RecordedRequest] = []
         self.unsupported: list[str] = []
         self.port = 0
+        self.stalled_until = 0.0  # loop time until which the stand-in answers nothing (see stall())
         self._waiters: list[asyncio.Future[None]] = []
         self.router = Router(self)
         self._runner: web.AppRunner | None = None
@@ -414,9 +415,22 @@ class DiscordStandin:
         injected = InjectedError(method, path_glob, status, code, message, times, retry_after, is_global)
         self.router.injected.append(injected)
 
-    async def drop_gateway(self, *, resumable: bool = True) -> None:
-        """Close the bot's gateway socket; it reconnects and RESUMEs (or re-IDENTIFYs if not resumable)."""
-        await self.gateway.drop(resumable=resumable)
+    async def drop_gateway(self, *, resumable: bool = True, code: int = 4000) -> None:
+        """Close the bot's gateway socket with ``code``; it reconnects and RESUMEs (or re-IDENTIFYs if
+        not resumable: the session is forgotten, as after Discord's 4009 "session timed out")."""
+        await self.gateway.drop(resumable=resumable, code=code)
+
+    def stall(self, seconds: float) -> None:
+        """Answer nothing for ``seconds``, as in a Discord outage: REST requests and new sockets wait,
+        and the gateway sends nothing (no heartbeat ACKs; dispatches are kept and sent afterwards)."""
+        loop = asyncio.get_running_loop()
+        self.stalled_until = max(self.stalled_until, loop.time() + seconds)
+
+    async def while_stalled(self) -> None:
+        """Return once a stall (if any) is over."""
+        loop = asyncio.get_running_loop()
+        while (left := self.stalled_until - loop.time()) > 0:
+            await asyncio.sleep(left)
 
     async def send_reconnect(self) -> None:
         await self.gateway.send_op(7)

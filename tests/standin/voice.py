@@ -3,6 +3,10 @@
 Transport-only voice, as Discord had it before DAVE: the session description says
 `dave_protocol_version: 0`, so discord.py sends opus frames encrypted only with
 `aead_xchacha20_poly1305_rtpsize`, which the UDP endpoint decrypts and records per SSRC.
+
+People speak to the bot too (:meth:`VoiceServer.speak_as`): op 5 SPEAKING on the bot's voice
+websocket tells their SSRC, then their opus frames arrive as RTP packets every 20 ms, encrypted
+with the bot's session key and carrying a one-word header extension, as Discord clients send them.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import json
 import logging
 import secrets
 import struct
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -53,6 +58,7 @@ class VoiceStream:
     user_id: int
     frames: list[bytes] = field(default_factory=list)
     sequences: list[int] = field(default_factory=list)
+    arrived: list[float] = field(default_factory=list)  # time.monotonic() of each frame's arrival
     undecryptable: int = 0
 
     @property
@@ -91,6 +97,9 @@ class VoiceServer:
         self._transport: asyncio.DatagramTransport | None = None
         self._next_ssrc = 1000
         self._sockets: dict[int, web.WebSocketResponse] = {}  # ssrc -> the voice websocket it identified on
+        self._senders: dict[int, _VoiceSender] = {}  # ssrc -> that websocket's sender
+        self._speaker_ssrcs: dict[int, int] = {}  # user id -> the SSRC their speech is sent with
+        self.spoke: list[tuple[int, float, float]] = []  # (user id, first packet, last packet), time.monotonic()
         self._udp_peers: dict[int, tuple[str, int]] = {}  # ssrc -> the client's UDP address (from IP discovery)
         self._held: list[dict[str, Any]] | None = None  # VOICE_SERVER_UPDATEs held back by hold_joins()
 
@@ -177,6 +186,44 @@ class VoiceServer:
             self._transport.sendto(bytes(8), peer)
         await self._sockets[ssrc].close(code=code, message=b"stand-in dropped the voice connection")
 
+    # --- people speaking to the bot -------------------------------------------------------------
+
+    async def speak_as(self, user: User, guild_id: int, opus_frames: list[bytes], *, trailing_silence: int = 5) -> None:
+        """``user`` says ``opus_frames`` (20 ms each) in the bot's voice channel, in real time.
+
+        Like a Discord client: SPEAKING (op 5, with the user's SSRC) first, then one RTP packet per
+        frame, then a few silence frames, then nothing (clients stop sending when their user is quiet).
+        """
+        bot_ssrc = self._bot_ssrc(guild_id)
+        key = next(s for s in reversed(self.sessions) if s.ssrc == bot_ssrc).secret_key
+        ssrc = self._speaker_ssrcs.setdefault(user.id, 5000 + len(self._speaker_ssrcs))
+        await self._senders[bot_ssrc].send(5, {"user_id": str(user.id), "ssrc": ssrc, "speaking": 1})
+        frames = [*opus_frames, *[OPUS_SILENCE] * trailing_silence]
+        first = time.monotonic()
+        for index, frame in enumerate(frames):
+            self._send_rtp(bot_ssrc, key, ssrc, index, frame)
+            await asyncio.sleep(max(0.0, first + 0.02 * (index + 1) - time.monotonic()))
+        self.spoke.append((user.id, first, time.monotonic()))
+
+    def _bot_ssrc(self, guild_id: int) -> int:
+        bot_id = self.standin.world.bot.id
+        live = [s for s in self.sessions if s.guild_id == guild_id and s.user_id == bot_id and not s.closed]
+        if not live or live[-1].ssrc not in self._udp_peers:
+            raise RuntimeError(f"speak_as(): the bot is not connected to voice in guild {guild_id}")
+        return live[-1].ssrc
+
+    def _send_rtp(self, bot_ssrc: int, key: bytes, ssrc: int, index: int, frame: bytes) -> None:
+        import nacl.secret
+
+        # Version 2 with the extension bit; the extension's preamble (0xBEDE, one word) is in the clear.
+        header = struct.pack(">BBHII", 0x90, 0x78, index & 0xFFFF, (index * 960) & 0xFFFFFFFF, ssrc)
+        header += b"\xbe\xde\x00\x01"
+        nonce = struct.pack(">I", index) + bytes(20)
+        extension_body = b"\x10\x7f\x00\x00"  # an audio-level element, encrypted like the audio
+        sealed = nacl.secret.Aead(key).encrypt(extension_body + frame, header, nonce).ciphertext
+        if self._transport is not None:
+            self._transport.sendto(header + sealed + nonce[:4], self._udp_peers[bot_ssrc])
+
     # --- the voice websocket --------------------------------------------------------------------
 
     async def serve(self, request: web.Request) -> web.WebSocketResponse:
@@ -192,11 +239,13 @@ class VoiceServer:
                     session = await self._handle(sender, session, json.loads(msg.data))
                     if session is not None:
                         self._sockets[session.ssrc] = ws
+                        self._senders[session.ssrc] = sender
                     self.standin.notify()
         finally:
             if session is not None:
                 session.closed = True
                 self._sockets.pop(session.ssrc, None)
+                self._senders.pop(session.ssrc, None)
             self.standin.notify()
         return ws
 
@@ -284,6 +333,7 @@ class VoiceServer:
             return
         stream.frames.append(frame)
         stream.sequences.append(sequence)
+        stream.arrived.append(time.monotonic())
         self.standin.notify()
 
 

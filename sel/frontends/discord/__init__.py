@@ -10,6 +10,8 @@
   ``model_list``: what `/sel model` shows.
 - ``voice``: the voice channel Cog, with ``speech_source``, ``speaking`` and ``voice_support``.
 - ``access``, ``attachments``, ``checkins``, ``incoming``: rules and readings for the above.
+- ``last_replies``: the replies `retry` rewrites and `continue` extends; ``resets``: where `reset`
+  starts each channel afresh, kept across restarts.
 
 Nothing is imported here, so `sel --help` stays instant and `sel doctor` can read
 ``voice_support`` where discord.py is missing.

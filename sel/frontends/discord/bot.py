@@ -21,6 +21,7 @@ from sel.frontends.discord.commands import SelCommands
 from sel.frontends.discord.conversation import Conversation
 from sel.frontends.discord.voice import Voice
 from sel.frontends.discord.voice_support import voice_state, voice_support
+from sel.frontends.discord.watch import Watch
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,7 @@ class SelBot(commands.Bot):
         self.voice = Voice(self, app, settings)
         self.conversation = Conversation(self, app, settings, self.voice, clock=clock)
         self.controls = SelCommands(app, settings, self.conversation.history, self.voice)
+        self.watch = Watch(self, app, self.conversation.lanes, self.conversation.responder.progress)
         self._announced = False
 
     @property
@@ -90,6 +92,11 @@ class SelBot(commands.Bot):
             await self.add_cog(cog)
         await self.tree.sync()
         self.app.start_background()
+        self.watch.start()
+
+    async def close(self) -> None:
+        await self.watch.stop()  # first: `sel health` must not report a closing bot as healthy
+        await super().close()
 
     async def on_message(self, message: discord.Message, /) -> None:
         """Nothing here: the Conversation Cog reads every message first and runs the commands itself."""
@@ -134,6 +141,8 @@ async def serve(settings: Settings, *, app: App | None = None, **bot_kwargs: Any
     if app is None:
         app = await asyncio.to_thread(open_app, settings)
     try:
+        if settings.metrics_port is not None:
+            app.metrics.serve(settings.metrics_host, settings.metrics_port)
         # Before connecting: a model that cannot load is a one-line error while SEL is still
         # offline, and the first reply does not pay for loading it.
         await app.warm_up()

@@ -1,7 +1,11 @@
 """Check-ins (SEL_CHECKINS=1): an occasional friendly message after a lull.
 
+The model writes them (Conversation._check_in_text), for the people who talked with SEL in the
+channel in the last day; the canned lines here are only for when it cannot.
+
 Rules, all pure functions of the recorded times and an injected ``now``:
-- only in a channel where SEL took part in the last day, and that was active in the last
+- only in a channel where SEL answered someone in the last day (its own check-ins do not count,
+  so it never keeps checking in where nobody talks with it), and that was active in the last
   day (never in a channel silent for days);
 - only after a lull of at least two hours, and at most once per lull;
 - never while someone is typing;
@@ -38,6 +42,7 @@ class ChannelTimes:
     last_sel: float | None = None
     last_typing: float = 0.0
     checkins: list[float] = field(default_factory=list)
+    talked: dict[str, float] = field(default_factory=dict)  # who talked to SEL here -> when, last day only
 
 
 class CheckinBook:
@@ -50,8 +55,18 @@ class CheckinBook:
     def _times(self, channel_id: int) -> ChannelTimes:
         return self.channels.setdefault(channel_id, ChannelTimes())
 
-    def saw_message(self, channel_id: int, now: float, *, to_sel: bool) -> None:
-        self._times(channel_id).last_message = now
+    def saw_message(self, channel_id: int, now: float, *, to_sel: bool, author: str = "") -> None:
+        times = self._times(channel_id)
+        times.last_message = now
+        if to_sel and author:
+            times.talked.pop(author, None)
+            times.talked[author] = now  # most recent last
+            times.talked = {name: t for name, t in times.talked.items() if now - t <= DAY}
+
+    def people(self, channel_id: int, now: float) -> list[str]:
+        """Who talked with SEL in this channel in the last day, most recent first."""
+        talked = self._times(channel_id).talked
+        return [name for name, t in reversed(talked.items()) if now - t <= DAY]
 
     def saw_typing(self, channel_id: int, now: float) -> None:
         self._times(channel_id).last_typing = now
@@ -62,9 +77,7 @@ class CheckinBook:
         times.last_message = now
 
     def checked_in(self, channel_id: int, now: float) -> None:
-        times = self._times(channel_id)
-        times.checkins.append(now)
-        times.last_sel = now
+        self._times(channel_id).checkins.append(now)  # not `last_sel`: a check-in is no conversation
 
     def due(self, now: float, levels: Mapping[str, float]) -> list[int]:
         """Channels where a check-in is due at ``now``."""

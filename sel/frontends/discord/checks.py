@@ -14,7 +14,8 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 from discord.ext import commands
 
 from sel.config import DiscordSettings
-from sel.frontends.discord.access import allowed, owners_of
+from sel.frontends.discord.access import Lists, allowed, owners_of
+from sel.owner_settings import OwnerSettings
 
 Context = commands.Context[commands.Bot]
 T = TypeVar("T")
@@ -28,7 +29,7 @@ class NotAllowedHere(commands.CheckFailure):
 
 
 class NotPrivileged(commands.CheckFailure):
-    """The command is for the bot's owner and server admins."""
+    """The command is for the bot's owners, sel.toml's owners and moderators, and server admins."""
 
 
 class NotOwner(commands.CheckFailure):
@@ -48,6 +49,9 @@ class Guarded(Protocol):
 
     @property
     def memory_on(self) -> bool: ...
+
+    @property
+    def owner_settings(self) -> OwnerSettings: ...
 
 
 def allowed_here() -> Check[Any]:
@@ -70,11 +74,15 @@ def opting_out(ctx: Context) -> bool:
     return setting.strip().lower() in OPT_OUT_WORDS
 
 
-def owner_or_admin() -> Check[Any]:
-    """Only the bot's owners, and in a server its admins (Administrator or Manage Server)."""
+def owner_or_admin(*, when: Callable[[Context], bool] = lambda ctx: True) -> Check[Any]:
+    """Only the bot's owners, the owners and moderators sel.toml names, and in a server its admins
+    (Administrator or Manage Server) — or only ``when`` the use is one that changes something."""
 
     async def predicate(ctx: Context) -> bool:
-        if await ctx.bot.is_owner(ctx.author):
+        if not when(ctx) or await ctx.bot.is_owner(ctx.author):
+            return True
+        holder = _holder(ctx)
+        if ctx.author.id in Lists.of(holder.settings, holder.owner_settings).trusted:
             return True
         perms = getattr(ctx.author, "guild_permissions", None)
         if ctx.guild is not None and perms is not None and (perms.administrator or perms.manage_guild):
@@ -103,6 +111,13 @@ def switching_model(ctx: Context) -> bool:
     return bool(ctx.message.content.removeprefix(ctx.prefix or "").split()[1:])  # words after the command name
 
 
+def with_words(ctx: Context) -> bool:
+    """The command was given something after its name (`persona TEXT`, as opposed to `persona` alone)."""
+    if ctx.interaction is not None:
+        return any(value for _name, value in ctx.interaction.namespace)
+    return bool(ctx.message.content.removeprefix(ctx.prefix or "").split()[1:])
+
+
 def needs_memory() -> Check[Any]:
     """The command reads or changes what SEL remembers."""
 
@@ -116,7 +131,8 @@ def needs_memory() -> Check[Any]:
 
 def _access_check(open_when: Callable[[Context], bool]) -> Check[Any]:
     def predicate(ctx: Context) -> bool:
-        if open_when(ctx) or allowed(_holder(ctx).settings, ctx, owners=owners_of(ctx.bot)):
+        holder = _holder(ctx)
+        if open_when(ctx) or allowed(holder.settings, ctx, owners=owners_of(ctx.bot), rules=holder.owner_settings):
             return True
         raise NotAllowedHere()
 

@@ -16,8 +16,9 @@ from discord import app_commands
 from discord.ext import commands
 
 from sel.app import App, Status
+from sel.brain.modes import get_mode
 from sel.config import MODES, SLOTS, DiscordSettings
-from sel.errors import SelError, ServerUnavailableError, render_error
+from sel.errors import InputError, SelError, ServerUnavailableError, render_error
 from sel.frontends.discord.checks import (
     MemoryOff,
     NotAllowedHere,
@@ -29,11 +30,24 @@ from sel.frontends.discord.checks import (
     owner_only,
     owner_or_admin,
     switching_model,
+    with_words,
+)
+from sel.frontends.discord.conversation import Conversation
+from sel.frontends.discord.forget_one import (
+    NO_MATCH,
+    UNKNOWN_CHOICE,
+    ForgetRequest,
+    Offers,
+    forgotten_line,
+    numbered,
+    prefix_request,
 )
 from sel.frontends.discord.history import ConversationLog
 from sel.frontends.discord.model_list import models_text
+from sel.frontends.discord.owner_commands import persona_shown, persona_target
 from sel.frontends.discord.responder import SERVER_DOWN
 from sel.frontends.discord.voice import Voice
+from sel.owner_settings import OwnerSettings
 
 log = logging.getLogger(__name__)
 
@@ -41,27 +55,45 @@ Context = commands.Context[commands.Bot]
 
 FORGET_WARNING = (
     "This deletes everything I know about you: memories, your style profile and your consent. "
-    "To go ahead, use `{prefix}forget confirm` (or `/sel forget confirm:True`)."
+    "To go ahead, use `{prefix}forget confirm` (or `/sel forget confirm:True`). "
+    "To delete just one memory, `{prefix}forget about WORDS` lists the ones that match."
 )
 NO_MEMORY = "Memory is turned off on this SEL."
+RESET_DONE = (
+    "Starting fresh here: I won't read the earlier messages of this channel any more. "
+    "What I remember about people and my mood are unchanged."
+)
 NO_RIGHTS = "Sorry, only the bot owner or a server admin can do that."
 NO_OWNER = "Sorry, only the bot's owner can switch models."
 NOT_HERE = "Sorry, I'm not available to you here."
 NO_DM = "I couldn't DM you; allow DMs from server members and try again."
 REMEMBERING = "Okay! I'll remember things you tell me about yourself. `forget` deletes them anytime."
 NOT_REMEMBERING = "Got it, I've stopped remembering things about you. (`forget` deletes what I already have.)"
+# `remember SCOPE`: where what the person tells SEL from now on may come back (sel.memory.scopes).
+SCOPE_SET = {
+    "anywhere": "From now on, what you tell me may come back anywhere: any server, and our DMs.",
+    "here": "From now on, what you tell me comes back where you said it: in that server (and our DMs), "
+    "or only in our DMs if you said it there.",
+    "dm": "From now on, what you tell me comes back only in our DMs, never in a server.",
+}
+SCOPE_NEEDS_CONSENT = "I don't keep memories about you, so there is nothing to scope. Use `{prefix}remember on` first."
 CONSENT_WORDS = dict.fromkeys(("on", "yes", "1", "true"), True) | dict.fromkeys(("off", "no", "0", "false"), False)
 HELP = """**SEL commands** (prefix `{prefix}` or `/sel …`)
-`remember on|off` — let me remember things about you (or stop)
+`remember on|off` — let me remember things about you (or stop); `remember anywhere|here|dm` — where they may come back
 `memsvg` — a map of what I remember about you
 `export` — everything I store about you, sent by DM
-`forget` — delete everything I know about you
+`forget` — delete everything I know about you; `forget about WORDS` — pick one memory to delete
 `mood` — my hormone levels and mood
+`retry` — write my last reply to you again; `continue` — carry on a reply that was cut off
+`reset` — start fresh in this channel (I forget the conversation so far, not your memories)
 `why` — why I answered (or not) the last message
 `status` — models, speed, memory, uptime
-`mode NAME` — switch personality ({modes}) — owner/admins
+`mode NAME` — switch personality in this channel ({modes}) — owner/moderators
+`persona` — the persona I use here; `persona [channel|server] TEXT` sets it — owner/moderators
+`reload` — read sel.toml now — owner/moderators
 `model` — the models I can use; `model SLOT NAME` switches one — owner
 `join` / `leave` / `say TEXT` — voice channel
+`listen on|off` — let me hear you in voice channels (or stop)
 Mention me, DM me or reply to me to talk."""
 
 
@@ -87,6 +119,7 @@ class SelCommands(commands.GroupCog, group_name="sel", group_description="Talk t
         self._settings = settings
         self.history = history
         self.voice = voice
+        self.offers = Offers()  # the last `forget about` list shown to each person
 
     @property
     def settings(self) -> DiscordSettings:
@@ -95,6 +128,10 @@ class SelCommands(commands.GroupCog, group_name="sel", group_description="Talk t
     @property
     def memory_on(self) -> bool:
         return self.app.memory_on
+
+    @property
+    def owner_settings(self) -> OwnerSettings:
+        return self.app.owner_settings
 
     # ---- memory and data rights -------------------------------------------------------------
 
@@ -114,29 +151,95 @@ class SelCommands(commands.GroupCog, group_name="sel", group_description="Talk t
         elif await self._direct_message(ctx, "Here's what I remember about you:", file):
             await ctx.reply("Sent you a DM with your memory map.")
 
-    @commands.hybrid_command(description="Let SEL remember things about you (on) or stop (off)", usage="on|off")
-    @app_commands.choices(setting=[app_commands.Choice(name=s, value=s) for s in ("on", "off")])
+    @commands.hybrid_command(
+        description="Let SEL remember things about you (on/off), and where they may come back",
+        usage="on|off [anywhere|here|dm]",
+    )
+    @app_commands.choices(
+        setting=[app_commands.Choice(name=s, value=s) for s in ("on", "off")],
+        scope=[app_commands.Choice(name=s, value=s) for s in SCOPE_SET],
+    )
+    @app_commands.describe(scope="where what you tell me from now on may come back: anywhere, here, or only in DMs")
     @data_right(when=opting_out)
     @needs_memory()
-    async def remember(self, ctx: Context, setting: str) -> None:
-        on = CONSENT_WORDS.get(setting.lower())
-        if on is None:
+    async def remember(self, ctx: Context, setting: str = "", scope: str = "") -> None:
+        """`remember on|off`, `remember anywhere|here|dm` (or both): consent, and the scope of future memories."""
+        setting, scope = setting.lower(), scope.lower()
+        if setting in SCOPE_SET and not scope:  # `!remember dm`
+            setting, scope = "", setting
+        on = CONSENT_WORDS.get(setting)
+        if (setting and on is None) or (scope and scope not in SCOPE_SET) or not (setting or scope):
             prefix = self.settings.prefix
-            await ctx.reply(f"Use `{prefix}remember on` or `{prefix}remember off`.")
+            await ctx.reply(f"Use `{prefix}remember on|off`, or `{prefix}remember anywhere|here|dm` for where.")
             return
-        await self.app.set_consent(str(ctx.author.id), on)
-        await ctx.reply(REMEMBERING if on else NOT_REMEMBERING)
+        answers = []
+        if on is not None:
+            await self.app.set_consent(str(ctx.author.id), on)
+            answers.append(REMEMBERING if on else NOT_REMEMBERING)
+        if scope and on is not False:
+            kept = await self.app.set_memory_scope(str(ctx.author.id), scope)
+            answers.append(SCOPE_SET[scope] if kept else SCOPE_NEEDS_CONSENT.format(prefix=self.settings.prefix))
+        await ctx.reply("\n".join(answers))
 
-    @commands.hybrid_command(description="Delete everything SEL knows about you")
+    @commands.hybrid_command(description="Delete everything SEL knows about you, or one memory you pick")
+    @app_commands.describe(
+        about="words from a memory: lists the matching ones, numbered",
+        memory="the number (from that list) of the one memory to delete",
+    )
     @data_right()
-    async def forget(self, ctx: Context, confirm: app_commands.Transform[bool, Confirmation] = False) -> None:
-        if not confirm:
+    async def forget(
+        self,
+        ctx: Context,
+        confirm: app_commands.Transform[bool, Confirmation] = False,
+        *,
+        about: str | None = None,
+        memory: str | None = None,
+    ) -> None:
+        """`forget confirm` erases everything; `forget about WORDS` lists matches; `forget memory N` deletes one."""
+        request = ForgetRequest(confirm, about or "", memory or "")
+        if ctx.interaction is None:  # a prefix command's words are read here: `!forget my cat` means about
+            request = prefix_request(ctx.message.content.removeprefix(ctx.prefix or ""))
+        if request.about or request.memory:
+            await self._forget_one(ctx, request)
+            return
+        if not request.confirm:
             await ctx.reply(FORGET_WARNING.format(prefix=self.settings.prefix))
             return
         await ctx.typing()  # rewriting the store can take longer than Discord's 3 seconds
         await self.app.forget(str(ctx.author.id))
         self.history.drop_author(ctx.author.id)
+        conversation_of(ctx).responder.replies.drop_author(ctx.author.id)
+        self.offers.drop(ctx.author.id)
         await ctx.reply("Done. I've forgotten everything about you.")
+
+    async def _forget_one(self, ctx: Context, request: ForgetRequest) -> None:
+        """List the memories matching ``request.about``, or delete the one ``request.memory`` names; the
+        answer names the person's memories, so only they see it (ephemeral, or by DM from a server channel)."""
+        await (ctx.defer(ephemeral=True) if ctx.interaction is not None else ctx.typing())
+        user, prefix = str(ctx.author.id), self.settings.prefix
+        if request.memory:
+            try:
+                deleted = await self.app.forget_memory(user, self.offers.chosen(ctx.author.id, request.memory))
+            except InputError:
+                await self._privately(ctx, UNKNOWN_CHOICE.format(prefix=prefix))
+                return
+            await self._privately(ctx, forgotten_line(deleted))
+            return
+        matches = await self.app.memory_matches(user, request.about)
+        self.offers.offer(ctx.author.id, matches)
+        await self._privately(ctx, numbered(matches, prefix) if matches else NO_MATCH.format(prefix=prefix))
+
+    async def _privately(self, ctx: Context, text: str) -> None:
+        """Answer only the asker: ephemeral for `/sel`, in place in a DM, else by DM with a note in the channel."""
+        if ctx.interaction is not None or ctx.guild is None:
+            await ctx.reply(text)  # a `/sel` answer is ephemeral: its deferral said so (see _forget_one)
+        else:
+            try:
+                await ctx.author.send(text)
+            except discord.HTTPException:
+                await ctx.reply(NO_DM)
+                return
+            await ctx.reply("Sent you a DM.")
 
     @commands.hybrid_command(description="Everything SEL stores about you, by DM")
     @data_right()
@@ -171,13 +274,45 @@ class SelCommands(commands.GroupCog, group_name="sel", group_description="Talk t
         """Only the last decision in the asker's own channel: another channel's could be someone's DM."""
         await ctx.reply(self.app.brain.why(str(ctx.channel.id)))
 
-    @commands.hybrid_command(description="Switch SEL's personality mode (owner/admins)", usage="|".join(MODES))
+    @commands.hybrid_command(description="Switch SEL's mode in this channel (owner/moderators)", usage="|".join(MODES))
     @app_commands.choices(name=[app_commands.Choice(name=m, value=m) for m in MODES])
     @allowed_here()
     @owner_or_admin()
     async def mode(self, ctx: Context, name: str) -> None:
-        mode = self.app.brain.set_mode(name)  # an unknown name is a SelError that lists the modes
-        await ctx.reply(f"Mode is now **{mode.name}**.")
+        """In a server the mode is this channel's, kept in sel.toml; in a DM it is SEL's own, until restart."""
+        if True:
+            mode = self.app.brain.set_mode(name)  # an unknown name is a SelError that lists the modes
+            await ctx.reply(f"Mode is now **{mode.name}**.")
+            return
+        mode = get_mode(name)
+        here = ("servers", str(ctx.guild.id), "channels", str(ctx.channel.id))
+        await self.app.set_owner_setting((*here, "mode"), mode.name)
+        await ctx.reply(f"Mode in this channel is now **{mode.name}**.")
+
+    @commands.hybrid_command(
+        description="The persona SEL uses here; owners/moderators set it", usage="[channel|server] [TEXT]"
+    )
+    @app_commands.choices(scope=[app_commands.Choice(name=s, value=s) for s in ("channel", "server")])
+    @allowed_here()
+    @owner_or_admin(when=with_words)
+    async def persona(self, ctx: Context, scope: str | None = None, *, text: str | None = None) -> None:
+        """Show the persona in effect here, or set it (`reset` removes it) for this channel or the server."""
+        if scope is None and text is None:
+            await ctx.reply(persona_shown(self.app, ctx))
+            return
+        keys, value, where = persona_target(ctx, scope, text)
+        await self.app.set_owner_setting(keys, value)
+        await ctx.reply(f"Persona {'removed' if value is None else 'set'} for {where}; kept in sel.toml.")
+
+    @commands.hybrid_command(description="Read sel.toml now (owner/moderators)")
+    @allowed_here()
+    @owner_or_admin()
+    async def reload(self, ctx: Context) -> None:
+        refused = await self.app.reload_settings()
+        if refused is None:
+            await ctx.reply("Settings reloaded from sel.toml.")
+        else:
+            await ctx.reply(f"sel.toml was refused, the last good settings stay: {refused}")
 
     @commands.hybrid_command(description="The models SEL can use; the owner switches one", usage="[SLOT NAME]")
     @app_commands.choices(slot=[app_commands.Choice(name=s, value=s) for s in SLOTS])
@@ -205,6 +340,26 @@ class SelCommands(commands.GroupCog, group_name="sel", group_description="Talk t
     async def help(self, ctx: Context) -> None:
         await ctx.reply(HELP.format(prefix=self.settings.prefix, modes=", ".join(MODES)))
 
+    # ---- the conversation: retry, continue, reset ---------------------------------------------------
+
+    @commands.hybrid_command(description="SEL writes its last reply to you again")
+    @allowed_here()
+    async def retry(self, ctx: Context) -> None:
+        """The old reply is edited in place with the new one, so the answer is the edit itself."""
+        await _started(ctx, conversation_of(ctx).retry(ctx.channel.id, ctx.author.id), "Writing it again…")
+
+    @commands.hybrid_command(name="continue", description="SEL carries on its last reply here, if it was cut off")
+    @allowed_here()
+    async def continue_(self, ctx: Context) -> None:
+        await _started(ctx, conversation_of(ctx).extend(ctx.channel.id), "Carrying on…")
+
+    @commands.hybrid_command(description="Start fresh in this channel (memories and mood stay)")
+    @allowed_here()
+    async def reset(self, ctx: Context) -> None:
+        """The fresh start begins after this answer, so SEL never reads it back as part of the conversation."""
+        answer = await ctx.reply(RESET_DONE)
+        await conversation_of(ctx).reset(ctx.channel.id, max(ctx.message.id, answer.id))
+
     # ---- voice (the Voice Cog does the work) ------------------------------------------------------
 
     @commands.hybrid_command(description="SEL joins your voice channel")
@@ -221,6 +376,12 @@ class SelCommands(commands.GroupCog, group_name="sel", group_description="Talk t
     @allowed_here()
     async def say(self, ctx: Context, *, text: str) -> None:
         await self.voice.say(ctx, text)
+
+    @commands.hybrid_command(description="Let SEL hear you in voice channels (on) or stop (off)", usage="on|off")
+    @app_commands.choices(setting=[app_commands.Choice(name=s, value=s) for s in ("on", "off")])
+    @data_right(when=opting_out)
+    async def listen(self, ctx: Context, setting: str) -> None:
+        await self.voice.listen(ctx, setting)
 
     # ---- refusals and errors ----------------------------------------------------------------------
 
@@ -264,8 +425,26 @@ def status_text(status: Status) -> str:
         f"memories: {'off' if status.memories is None else status.memories}",
         f"mode: {status.mode}",
         f"uptime: {uptime // 3600}h {uptime % 3600 // 60}m",
+        f"settings: {status.settings}",
     ]
     return "\n".join(lines)
+
+
+def conversation_of(ctx: Context) -> Conversation:
+    """The conversation Cog of the bot running the command (retry, continue and reset act on it)."""
+    cog = ctx.bot.get_cog("Conversation")
+    if not isinstance(cog, Conversation):
+        raise RuntimeError("the Conversation Cog is not loaded")
+    return cog
+
+
+async def _started(ctx: Context, problem: str, started: str) -> None:
+    """Say why nothing happens; else only a slash command is answered (only to its asker): the reply
+    being rewritten or extended is the answer, and a prefix command gets no message of its own."""
+    if problem:
+        await ctx.reply(problem)
+    elif ctx.interaction is not None:
+        await ctx.reply(started, ephemeral=True)
 
 
 def _cause(error: BaseException) -> BaseException:

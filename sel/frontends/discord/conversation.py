@@ -18,19 +18,24 @@ import discord
 from discord.ext import commands
 
 from sel.app import App
-from sel.config import DiscordSettings
+from sel.config import DiscordSettings, folder_error
 from sel.frontends.discord.access import allowed, owners_of
 from sel.frontends.discord.attachments import image_urls, read_attachments
 from sel.frontends.discord.checkins import CheckinBook
-from sel.frontends.discord.history import ConversationLog, Entry
+from sel.frontends.discord.history import ConversationLog, Entry, to_turns
 from sel.frontends.discord.incoming import clean_text, entry_of, incoming_of, own_words, shown_above, with_attachments
 from sel.frontends.discord.lanes import Job, Lanes
+from sel.frontends.discord.last_replies import Redo
+from sel.frontends.discord.resets import load_starts, save_starts
 from sel.frontends.discord.responder import Responder
 from sel.frontends.discord.voice import Voice
 
 log = logging.getLogger(__name__)
 
 TICK_SECONDS = 60.0
+NOTHING_TO_RETRY = "There's nothing to retry: I haven't answered you in this channel (since a reset or restart)."
+NOTHING_TO_CONTINUE = "There's nothing to continue: my last reply here was complete."
+BUSY = "I'm still writing a reply here; try again when it's done."
 
 
 class Conversation(commands.Cog):
@@ -58,6 +63,7 @@ class Conversation(commands.Cog):
         self._ticker: asyncio.Task[None] | None = None
 
     async def cog_load(self) -> None:
+        self.history.starts.update(await asyncio.to_thread(load_starts, self.app.settings.data_dir))
         self._ticker = asyncio.create_task(self._tick_forever(), name="sel-tick")
 
     async def cog_unload(self) -> None:
@@ -79,7 +85,7 @@ class Conversation(commands.Cog):
         ctx = await self.bot.get_context(message)
         if ctx.valid:
             await self.bot.invoke(ctx)  # each command's checks apply the access lists
-        elif allowed(self.settings, message, owners=owners_of(self.bot)):
+        elif allowed(self.settings, message, owners=owners_of(self.bot), rules=self.app.owner_settings):
             await self._consider(message, me)
 
     async def _consider(self, message: discord.Message, me: discord.ClientUser) -> None:
@@ -93,7 +99,7 @@ class Conversation(commands.Cog):
             return
         job = await self._read_attachments(Job(message, incoming, decision))
         if job is not None:
-            self.checkins.saw_message(message.channel.id, self.clock(), to_sel=True)
+            self.checkins.saw_message(message.channel.id, self.clock(), to_sel=True, author=message.author.display_name)
             self.lanes.submit(message.channel.id, job)
 
     async def _read_attachments(self, job: Job) -> Job | None:
@@ -115,12 +121,23 @@ class Conversation(commands.Cog):
         return Job(message, incoming, decision, shown_above(read))
 
     async def _answer(self, job: Job) -> None:
-        said = await self.responder.answer(job)
+        if isinstance(job, Redo):
+            await self._redo(job)
+            return
+        guild = job.message.guild
+        # With spoken replies on, the reply is spoken while it is written, sentence by sentence.
+        speech = self.voice.reply_speech(guild, job.message.channel.id) if guild is not None else None
+        if speech is not None:
+            self.responder.spoken[job.message.id] = speech.add
+        try:
+            said = await self.responder.answer(job)
+        finally:
+            self.responder.spoken.pop(job.message.id, None)
+            if speech is not None:
+                speech.finish()
         if said is None:
             return
         self.checkins.sel_spoke(job.message.channel.id, self.clock())
-        if job.message.guild is not None:
-            await self.voice.speak_reply(job.message.guild, job.message.channel.id, said)
 
     async def _listen_only(self, job: Job) -> None:
         """A waiting message replaced by a newer one: SEL learns from it but does not answer it."""
@@ -128,6 +145,48 @@ class Conversation(commands.Cog):
             await self.app.brain.listen(job.incoming, job.decision)
         except Exception:
             log.exception("could not take in a superseded message")
+
+    # ---- retry, continue, reset -------------------------------------------------------------------
+
+    def retry(self, channel_id: int, author_id: int) -> str:
+        """Start regenerating SEL's last reply to this person here; returns what to tell them ("" when
+        the edited reply says it all)."""
+        sent = self.responder.replies.to(channel_id, author_id)
+        if sent is None:
+            return NOTHING_TO_RETRY
+        return self._start_redo(Redo(sent.job.message, sent.job.incoming, sent.job.decision, sent.job.prefix, sent))
+
+    def extend(self, channel_id: int) -> str:
+        """Start continuing SEL's last reply here, if it stopped at its length limit."""
+        sent = self.responder.replies.last(channel_id)
+        if sent is None or not sent.hit_length:
+            return NOTHING_TO_CONTINUE
+        job = sent.job
+        return self._start_redo(Redo(job.message, job.incoming, job.decision, job.prefix, sent, extend=True))
+
+    def _start_redo(self, redo: Redo) -> str:
+        channel_id = redo.message.channel.id
+        if channel_id in self.lanes.running or channel_id in self.lanes.pending:
+            return BUSY  # the reply being written may become the last one: retrying now would race it
+        self.lanes.submit(channel_id, redo)
+        return ""
+
+    async def _redo(self, redo: Redo) -> None:
+        assert redo.sent is not None
+        done = await (self.responder.extend(redo.sent) if redo.extend else self.responder.retry(redo.sent))
+        if done:
+            self.checkins.sel_spoke(redo.message.channel.id, self.clock())
+
+    async def reset(self, channel_id: int, upto: int) -> None:
+        """Start afresh in a channel: messages up to ``upto`` leave the prompts, for good (kept on disk).
+        Memories and the mood are untouched."""
+        self.history.start_after(channel_id, upto)
+        self.responder.replies.drop_channel(channel_id)
+        data_dir = self.app.settings.data_dir
+        try:
+            await asyncio.to_thread(save_starts, data_dir, dict(self.history.starts))
+        except OSError as err:  # it holds until SEL stops; only keeping it failed
+            raise folder_error("SEL_DATA_DIR", data_dir, err) from None
 
     def _stale(self, message: discord.Message) -> bool:
         return self.clock() - message.created_at.timestamp() > self.settings.drop_old_seconds
@@ -197,17 +256,25 @@ class Conversation(commands.Cog):
         """Let time act on the mood, and post any check-ins that are due."""
         now = self.clock()
         self.app.brain.tick(now)
-        if not self.settings.checkins:
+        if not (self.settings.checkins or self.app.owner_settings.turns_on("checkins")):
             return
         levels = self.app.brain.hormones.levels
         for channel_id in self.checkins.due(now, levels):
-            if channel_id not in self.lanes.running:
-                await self._check_in(channel_id, self.checkins.line(now, levels), now)
+            if channel_id not in self.lanes.running and self._checkins_here(channel_id):
+                await self._check_in(channel_id, now)
 
-    async def _check_in(self, channel_id: int, text: str, now: float) -> None:
+    def _checkins_here(self, channel_id: int) -> bool:
+        """SEL_CHECKINS, unless sel.toml turns check-ins on or off for this channel or its server."""
+        guild = getattr(self.bot.get_channel(channel_id), "guild", None)
+        here = self.app.place(str(guild.id) if guild is not None else "", str(channel_id)).checkins
+        return self.settings.checkins if here is None else here
+
+    async def _check_in(self, channel_id: int, now: float) -> None:
         channel = self.bot.get_channel(channel_id)
         if not isinstance(channel, discord.abc.Messageable):
             return
+        guild = getattr(channel, "guild", None)
+        text = await self._check_in_text(channel_id, str(guild.id) if guild is not None else "", now)
         try:
             sent = await channel.send(text)
         except discord.HTTPException as err:
@@ -215,3 +282,19 @@ class Conversation(commands.Cog):
             return
         self.checkins.checked_in(channel_id, now)
         self.history.record(channel_id, Entry(sent.id, sent.author.id, "SEL", text, True))
+
+    async def _check_in_text(self, channel_id: int, guild_id: str, now: float) -> str:
+        """What the model writes for the check-in, for the people who talked with SEL lately; a canned
+        line only when the model fails. Mentions are shown, never pinged (see bot.sel_mentions)."""
+        entries, cut = self.history.before(channel_id, 0)
+        people = self.checkins.people(channel_id, now)
+        try:
+            turns = to_turns(entries, cut=cut)
+            text = await self.app.brain.check_in(str(channel_id), turns, people, guild_id=guild_id)
+        except Exception as err:  # the model's trouble: the channel still gets its check-in
+            log.warning("the model could not write a check-in for channel %s: %s", channel_id, err)
+            text = ""
+        if not text:
+            log.warning("check-in for channel %s: a canned line, as the model wrote none", channel_id)
+            text = self.checkins.line(now, self.app.brain.hormones.levels)
+        return discord.utils.escape_mentions(text)

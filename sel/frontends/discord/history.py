@@ -4,6 +4,9 @@ A conversation is a channel, a thread (its own channel id) or a DM. Each keeps i
 ``limit`` messages; on first contact the channel's recent history is fetched. A reply to
 an older message branches from there: its context is the reply chain, not the channel's
 latest messages. Back-to-back messages from one author are read as one turn.
+
+`/sel reset` sets a channel's start: messages up to it (by id, so also those re-read from
+Discord after a restart, and those a reply chain reaches back to) never enter a prompt again.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ class ConversationLog:
         self.limit = limit
         self._logs: OrderedDict[int, deque[Entry]] = OrderedDict()
         self._cut: dict[int, bool] = {}
+        self.starts: dict[int, int] = {}  # channel -> the last message id before a `reset` (kept on disk, resets.py)
 
     def knows(self, channel_id: int) -> bool:
         return channel_id in self._logs
@@ -80,6 +84,15 @@ class ConversationLog:
     def mark_cut(self, channel_id: int) -> None:
         self._cut[channel_id] = True
 
+    def start_after(self, channel_id: int, message_id: int) -> None:
+        """Start the conversation afresh: messages up to ``message_id`` leave every later prompt."""
+        self.starts[channel_id] = max(message_id, self.starts.get(channel_id, 0))
+
+    def since_start(self, channel_id: int, entries: Sequence[Entry]) -> list[Entry]:
+        """``entries`` without those from before the channel's last reset."""
+        start = self.starts.get(channel_id, 0)
+        return [e for e in entries if e.message_id > start]
+
     def find(self, channel_id: int, message_id: int) -> Entry | None:
         for e in self._logs.get(channel_id, ()):
             if e.message_id == message_id:
@@ -87,13 +100,17 @@ class ConversationLog:
         return None
 
     def before(self, channel_id: int, message_id: int) -> tuple[list[Entry], bool]:
-        """Entries before ``message_id`` (all entries if it is unknown) and whether older ones were cut."""
+        """Entries before ``message_id`` (all entries if it is unknown) and since the last reset, and
+        whether older ones were cut."""
         entries = list(self._logs.get(channel_id, ()))
         for i, e in enumerate(entries):
             if e.message_id == message_id:
                 entries = entries[:i]
                 break
-        return entries, self._cut.get(channel_id, False)
+        kept = self.since_start(channel_id, entries)
+        # When the reset point is still in the log, whatever the limit dropped came before it.
+        cut = self._cut.get(channel_id, False) and len(kept) == len(entries)
+        return kept, cut
 
     def drop_author(self, author_id: int) -> None:
         """Forget a user's messages from every conversation (after `forget`)."""

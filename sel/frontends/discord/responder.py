@@ -3,8 +3,10 @@ text recorded in the conversation history."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 
 import discord
@@ -17,8 +19,10 @@ from sel.errors import SelError, ServerUnavailableError, render_error
 from sel.frontends.discord.history import ConversationLog, Entry, reply_chain, to_turns
 from sel.frontends.discord.incoming import entry_of
 from sel.frontends.discord.lanes import Job
+from sel.frontends.discord.last_replies import LastReplies, SentReply
+from sel.frontends.discord.progress import Progress
 from sel.frontends.discord.reasoning import reasoning_post
-from sel.frontends.discord.stream import StreamingReply
+from sel.frontends.discord.stream import Send, StreamingReply
 
 log = logging.getLogger(__name__)
 
@@ -34,17 +38,74 @@ class Responder:
         self.app = app
         self.settings = settings
         self.history = history
+        self.progress = Progress()  # the engine watchdog reads it (watch.py)
+        self.replies = LastReplies()  # what `retry` and `continue` work on
+        self.spoken: dict[int, Callable[[str], None]] = {}  # message id -> speaks its reply as written (voice.py)
 
     async def answer(self, job: Job) -> str | None:
         """Reply to ``job``'s message; return what SEL said (without the small print above it), or
         None when there was no reply (the failure is logged, and told in the channel when it helps)."""
         message = job.message
-        interval, stream = self.settings.edit_interval, self.settings.stream
-        reply = StreamingReply(_first_sender(message), message.channel.send, interval=interval, stream=stream)
+        reply = self._reply(_first_sender(message), message.channel.send)
         reply.text = job.prefix
+        posted = await self._deliver(job, reply)
+        if posted is None:
+            return None
+        self._measure(message)
+        return self._keep(job, posted, reply)
+
+    async def retry(self, sent: SentReply) -> bool:
+        """Regenerate ``sent`` from the same context (`/sel retry`): the new text replaces the old in
+        the same Discord messages; old ones it no longer needs are deleted. False when it failed
+        (logged, and told in the channel as for a reply)."""
+        job = sent.job
+        reuse = ReusedMessages(sent.messages, _first_sender(job.message), job.message.channel.send)
+        reply = self._reply(reuse.first, reuse.more)
+        reply.text = job.prefix
+        posted = await self._deliver(job, reply, again=True)
+        if posted is None:
+            return False
+        await self._delete(job.message.channel.id, reuse.unused)
+        self._keep(job, posted, reply)
+        return True
+
+    async def extend(self, sent: SentReply) -> bool:
+        """Continue ``sent``, a reply that hit its length limit (`/sel continue`): the model goes on from
+        its text, which grows in its last message and continues in new ones past Discord's limit."""
+        job = sent.job
+        reply = self._reply(job.message.channel.send, job.message.channel.send)
+        reply.text = job.prefix + sent.text.rstrip()
+        reply.resume(sent.messages, sent.shown)
+        posted = await self._deliver(job, reply, prefill=sent.text)
+        if posted is None:
+            return False
+        self._keep(job, posted, reply)
+        return True
+
+    def _reply(
+        self, send_first: Send[discord.Message], send_more: Send[discord.Message]
+    ) -> StreamingReply[discord.Message]:
+        interval, stream = self.settings.edit_interval, self.settings.stream
+        return StreamingReply(send_first, send_more, interval=interval, stream=stream)
+
+    def _keep(self, job: Job, posted: list[discord.Message], reply: StreamingReply[discord.Message]) -> str:
+        """Keep the reply for `retry` and `continue`; returns its text without the small print."""
+        said = reply.text[len(job.prefix) :]
+        hit_length = job.decision.text is None and self.app.brain.hit_length(job.incoming.channel_id)
+        self.replies.keep(SentReply(job, posted, reply.shown, said, hit_length))
+        return said
+
+    async def _deliver(
+        self, job: Job, reply: StreamingReply[discord.Message], *, again: bool = False, prefill: str = ""
+    ) -> list[discord.Message] | None:
+        """Stream the brain's reply into ``reply``; the messages posted, or None when it failed."""
+        message = job.message
         try:
-            await self._stream(job, reply)
+            await self._stream(job, reply, again=again, prefill=prefill)
             posted = await reply.finish()
+        except asyncio.CancelledError:  # shutdown: closing the stream stopped the generation
+            self.app.metrics.generation_cancelled()
+            raise
         except SelError as err:
             # The details (a server's URL, a model's path) are for the owner's log, not the channel.
             log.error("cannot answer in channel %s: %s", message.channel.id, err)
@@ -60,7 +121,16 @@ class Responder:
             await self.say(message, render_error(err))
             return None
         self._record(message, posted, reply.shown)
-        return reply.text[len(job.prefix) :]
+        return posted
+
+    async def _delete(self, channel_id: int, messages: list[discord.Message]) -> None:
+        """Remove a retried reply's messages the new text did not need."""
+        for old in messages:
+            self.history.remove(channel_id, old.id)
+            try:
+                await old.delete()
+            except discord.HTTPException as err:  # already gone, or no permission: the reply is still whole
+                log.info("could not delete message %s of a retried reply: %s", old.id, err)
 
     async def say(self, message: discord.Message, text: str) -> None:
         """A short answer of SEL's own (a refusal, a problem), as a reply when Discord allows it."""
@@ -69,19 +139,35 @@ class Responder:
         except discord.HTTPException:
             await message.channel.send(text)
 
-    async def _stream(self, job: Job, reply: StreamingReply[discord.Message]) -> None:
+    async def _stream(
+        self, job: Job, reply: StreamingReply[discord.Message], *, again: bool = False, prefill: str = ""
+    ) -> None:
         history = await self.context(job.message)
+        speak = self.spoken.get(job.message.id, _silent)
         async with job.message.channel.typing():
             if job.decision.text is not None:
                 await reply.add(job.decision.text)
+                speak(job.decision.text)
                 return
-            stream = self.app.brain.respond(job.incoming, history, job.decision)
-            async with contextlib.aclosing(stream):  # closing it (shutdown) cancels the generation
-                async for chunk in stream:
-                    if isinstance(chunk, Thought):  # only there when the owner asked to see reasoning
-                        await self._show_reasoning(job.message, chunk)
-                    else:
-                        await reply.add(chunk)
+            stream = self.app.brain.respond(job.incoming, history, job.decision, again=again, prefill=prefill)
+            self.progress.started()
+            try:
+                async with contextlib.aclosing(stream):  # closing it (shutdown) cancels the generation
+                    async for chunk in stream:
+                        self.progress.moved()
+                        if isinstance(chunk, Thought):  # only there when the owner asked to see reasoning
+                            await self._show_reasoning(job.message, chunk)
+                        else:
+                            await reply.add(chunk)
+                            speak(chunk)
+            finally:
+                self.progress.ended()
+
+    def _measure(self, message: discord.Message) -> None:
+        """Reply latency (message sent -> reply complete) and the generation's speed, for the metrics."""
+        stats = self.app.last_stats
+        latency = time.time() - message.created_at.timestamp()
+        self.app.metrics.reply_finished(latency, stats.tokens_per_second if stats is not None else 0.0)
 
     async def _show_reasoning(self, message: discord.Message, thought: Thought) -> None:
         """The model's reasoning as its own message, collapsed in a spoiler (see reasoning.py)."""
@@ -106,7 +192,7 @@ class Responder:
                 return entry_of(await channel.fetch_message(message_id), me)
 
             chain = await reply_chain(reference.message_id, lambda i: self.history.find(channel.id, i), fetch)
-            turns = to_turns(chain, cut=False)
+            turns = to_turns(self.history.since_start(channel.id, chain), cut=False)  # a reset holds here too
             if turns:  # a chain of nothing but reasoning posts (no text) falls back to the channel
                 return turns
         entries, cut = self.history.before(channel.id, message.id)
@@ -116,6 +202,10 @@ class Responder:
         """SEL's messages enter the history with their final text, not the first streamed one."""
         for sent, text in zip(posted, shown, strict=True):
             self.history.record(message.channel.id, Entry(sent.id, sent.author.id, "SEL", text, True, message.id))
+
+
+def _silent(_text: str) -> None:
+    """The reply is not spoken (no voice channel linked, or SEL_TTS_DEFAULT is off)."""
 
 
 async def _close_cut_reply(reply: StreamingReply[discord.Message]) -> None:
@@ -141,3 +231,33 @@ def _first_sender(message: discord.Message) -> Callable[[str], Awaitable[discord
             return await message.channel.send(content)
 
     return send_first
+
+
+class ReusedMessages:
+    """Senders for a retried reply: each new message edits the next of the old reply's messages,
+    and only when they run out (or one was deleted meanwhile) is a new one posted."""
+
+    def __init__(
+        self,
+        old: list[discord.Message],
+        send_first: Callable[[str], Awaitable[discord.Message]],
+        send_more: Callable[[str], Awaitable[discord.Message]],
+    ) -> None:
+        self.unused = list(old)  # what is left over at the end is deleted
+        self._send_first = send_first
+        self._send_more = send_more
+
+    async def first(self, content: str) -> discord.Message:
+        return await self._next(content, self._send_first)
+
+    async def more(self, content: str) -> discord.Message:
+        return await self._next(content, self._send_more)
+
+    async def _next(self, content: str, send: Callable[[str], Awaitable[discord.Message]]) -> discord.Message:
+        while self.unused:
+            old = self.unused.pop(0)
+            try:
+                return await old.edit(content=content)
+            except discord.NotFound:  # deleted meanwhile: the next one, or a new message
+                continue
+        return await send(content)

@@ -6,6 +6,7 @@ import re
 
 DISCORD_LIMIT = 2000
 FENCE = re.compile(r"^\s*```")
+LANGUAGE = re.compile(r"[\w+#.-]{1,20}")  # what a fence may name, as Discord highlights it
 
 
 def split_for_discord(text: str, limit: int = DISCORD_LIMIT) -> list[str]:
@@ -32,7 +33,8 @@ def split_for_discord(text: str, limit: int = DISCORD_LIMIT) -> list[str]:
         language = _open_fence_language(piece)
         if language is not None:
             piece = piece.rstrip("\n") + "\n```"
-            reopen = f"```{language}\n"
+            # Only a language name is repeated: a long line after the backticks could not fit again.
+            reopen = f"```{language}\n" if LANGUAGE.fullmatch(language) else "```\n"
             rest = rest.lstrip("\n")
         else:
             reopen = ""
@@ -49,12 +51,21 @@ def _cut_point(text: str, budget: int) -> int:
         if at > budget // 3:
             return at + len(separator)
     sentence = max(window.rfind(". "), window.rfind("! "), window.rfind("? "))
-    if sentence > budget // 3:
+    if sentence > budget // 3 and not _makes_fence(text, sentence + 2):
         return sentence + 2
     space = window.rfind(" ")
-    if space > budget // 3:
+    if space > budget // 3 and not _makes_fence(text, space + 1):
         return space + 1
-    return budget
+    cut = budget
+    while cut > 1 and _makes_fence(text, cut):
+        cut -= 1
+    return cut
+
+
+def _makes_fence(text: str, cut: int) -> bool:
+    """True when cutting at ``cut`` would start the next piece with backticks taken from the middle
+    of a line: they would become a code fence that the text never had."""
+    return text[cut : cut + 64].lstrip(" ").startswith("`") and cut > 0 and text[cut - 1] != "\n"
 
 
 def _open_fence_language(piece: str) -> str | None:

@@ -51,6 +51,13 @@ class StreamingReply(Generic[MessageT]):
         self._shown: list[str] = []
         self._edited_at: list[float] = []
 
+    def resume(self, messages: list[MessageT], shown: list[str]) -> None:
+        """Carry on a reply already posted as ``messages`` (showing ``shown``; set :attr:`text` to their
+        text): what is added next edits the last of them, and continues in new messages past the limit."""
+        self.messages = list(messages)
+        self._shown = list(shown)
+        self._edited_at = [float("-inf")] * len(messages)  # edited long ago: free to edit now
+
     async def add(self, chunk: str) -> None:
         self.text += chunk
         if not self.stream or not self.text.strip():

@@ -1,0 +1,75 @@
+"""Batched writes: an import (embedded and written in batches) stores and recalls exactly what one-by-one adds do,
+and an index rebuilt from the records in batches recalls what the original index recalled."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import orjson
+import pytest
+
+from sel.cli.bench_memory_texts import generate_texts
+from sel.config import DEFAULT_EMBED_DIR, default_models_dir
+from sel.memory.core import STORE_BATCH
+from sel.memory.store import MemoryStore
+
+EMBED_DIR = default_models_dir() / DEFAULT_EMBED_DIR
+USER = "42"
+QUERIES = (
+    "what is my cat called?",
+    "where do I like hiking?",
+    "what am I learning?",
+    "what did I eat on holiday?",
+    "who bakes bread?",
+)
+
+
+@pytest.fixture(scope="module")
+def texts() -> list[str]:
+    """More than two batches of memories, with a slot update and repeats that cross batch boundaries."""
+    out = generate_texts(2 * STORE_BATCH + 40, seed=11)
+    out[10] = "My cat is called Tom"
+    out[STORE_BATCH + 5] = "My cat is called Felix"  # the same slot, a batch later: an update
+    out[STORE_BATCH + 6] = out[20]  # said again a batch later: a duplicate
+    out[-1] = out[STORE_BATCH - 1]  # the last line of the first batch, again in the last batch
+    return out
+
+
+def _recalled(store: MemoryStore) -> list[list[tuple[str, float]]]:
+    return [[(r.text, round(r.similarity, 4)) for r in store.recall(USER, q, k=5, now=2e9)] for q in QUERIES]
+
+
+def _records(store: MemoryStore) -> list[tuple[str, bool, str | None]]:
+    return sorted((m.text, m.hard, m.slot) for m in store.user_records(USER).memories)
+
+
+def test_a_batched_import_stores_and_recalls_what_one_by_one_adds_do(tmp_path: Path, texts: list[str]) -> None:
+    path = tmp_path / "import.jsonl"
+    path.write_bytes(b"".join(orjson.dumps({"text": text}) + b"\n" for text in texts))
+    with MemoryStore.open(tmp_path / "batched", EMBED_DIR, clock=lambda: 1e9) as batched:
+        batched.set_consent(USER, True)
+        imported = [o.action for o in batched.import_jsonl(USER, path).outcomes]
+        batched_records, batched_recall = _records(batched), _recalled(batched)
+    with MemoryStore.open(tmp_path / "single", EMBED_DIR, clock=lambda: 1e9) as single:
+        single.set_consent(USER, True)
+        added = [single.add(USER, text).action for text in texts]
+        single_records, single_recall = _records(single), _recalled(single)
+    assert imported == added, "each line became the same new memory, update or duplicate"
+    assert imported.count("updated") >= 1 and imported.count("duplicate") >= 2
+    assert batched_records == single_records
+    assert batched_recall == single_recall
+    kept = {text for text, _, _ in batched_records}
+    assert "My cat is called Felix" in kept and "My cat is called Tom" not in kept
+
+
+def test_an_index_rebuilt_from_the_records_in_batches_recalls_as_before(tmp_path: Path, texts: list[str]) -> None:
+    with MemoryStore.open(tmp_path, EMBED_DIR, clock=lambda: 1e9) as store:
+        store.set_consent(USER, True)
+        store.add_many(USER, texts)
+        before, stored = _recalled(store), store.stats()["memories"]
+    assert stored > 2 * STORE_BATCH, "the rebuild has several batches to embed"
+    shutil.rmtree(tmp_path / "memory" / "index")
+    with MemoryStore.open(tmp_path, EMBED_DIR, clock=lambda: 1e9) as store:
+        assert store.stats()["index_live"] == stored
+        assert _recalled(store) == before
