@@ -126,6 +126,7 @@ class VoiceSettings:
     stt_max_mb: float
     stt_max_seconds: float
     threads: int
+    voice_end_silence: float  # seconds of silence that end a spoken turn in a voice channel
 
     def resolve_stt_model(self) -> Path:
         """STT_MODEL is a path, or a model name resolved under the models directory."""
@@ -242,6 +243,7 @@ class Settings:
     # Voice
     stt_max_mb: float = 25.0
     stt_max_seconds: float = 300.0
+    voice_end_silence: float = 0.7
 
     @property
     def settings_path(self) -> Path:
@@ -302,6 +304,7 @@ class Settings:
                 value = sorted(value)
             out[f.name] = value
         out.update({f"{r.slot}_model": r.model for r in self.remote})  # a server's model name, exactly as written
+        out["settings_file"] = str(self.settings_path)  # the default (in SEL_DATA_DIR) shown resolved
         return out
 
 
@@ -392,6 +395,7 @@ def _voice_values(r: EnvReader, models_dir: Path) -> dict[str, Any]:
         "tts_default": r.flag("SEL_TTS_DEFAULT", False),
         "stt_max_mb": r.number("SEL_STT_MAX_MB", 25.0, 0.1, 1024.0),
         "stt_max_seconds": r.number("SEL_STT_MAX_SECONDS", 300.0, 1.0, 7200.0),
+        "voice_end_silence": r.number("SEL_VOICE_END_SILENCE", 0.7, 0.2, 5.0),
     }
 
 

@@ -29,8 +29,8 @@ class Heartbeat:
 
     at: float
     pid: int
-    gateway: str | None = None
-    engine: str | None = None
+    gateway_trouble: str | None = None
+    engine_trouble: str | None = None
 
 
 def gateway_problem(*, ready: bool, closed: bool, ack_age: float | None, interval: float | None) -> str | None:
@@ -62,7 +62,7 @@ def judge(beat: Heartbeat | None, now: float, stale_after: float = STALE_AFTER) 
     age = now - beat.at
     if age > stale_after:
         return f"the last heartbeat is {age:.0f} s old: SEL is hung or has stopped"
-    return beat.gateway or beat.engine
+    return beat.gateway_trouble or beat.engine_trouble
 
 
 def heartbeat_path(data_dir: Path) -> Path:
@@ -78,7 +78,7 @@ def read_heartbeat(data_dir: Path) -> Heartbeat | None:
     """The last heartbeat, or None when there is none (or it cannot be read)."""
     try:
         data = json.loads(heartbeat_path(data_dir).read_text(encoding="utf-8"))
-        return Heartbeat(float(data["at"]), int(data["pid"]), data.get("gateway"), data.get("engine"))
+        return Heartbeat(float(data["at"]), int(data["pid"]), data.get("gateway_trouble"), data.get("engine_trouble"))
     except (OSError, ValueError, KeyError, TypeError):
         return None
 

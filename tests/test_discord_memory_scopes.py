@@ -22,7 +22,7 @@ def remembered(spy: Any, channel_id: int) -> str:
     return spy.last(channel_id).plan.late_note
 
 
-async def test_memories_come_back_only_where_they_may(sel_env, standin) -> None:
+async def test_memories_come_back_only_where_they_may(sel_env: Any, standin: Any) -> None:
     other = standin.add_guild("Other Place", owner=standin.alice)
     lobby = standin.add_text_channel(other, "lobby").id
     bot = await sel_env(SEL_MAX_NEW_TOKENS="8")
@@ -48,7 +48,7 @@ async def test_memories_come_back_only_where_they_may(sel_env, standin) -> None:
     assert "Miso" in remembered(spy, lobby), "widened: the fact may come back in the other server"
 
 
-async def test_remember_scope_sets_where_future_memories_come_back(sel_env, standin) -> None:
+async def test_remember_scope_sets_where_future_memories_come_back(sel_env: Any, standin: Any) -> None:
     bot = await sel_env(SEL_MAX_NEW_TOKENS="8")
     spy = spy_on_engine(bot)
     dm, general = standin.dm_channel(standin.alice).id, standin.general.id
@@ -66,7 +66,7 @@ async def test_remember_scope_sets_where_future_memories_come_back(sel_env, stan
     assert "Kiwi" in remembered(spy, general)
 
 
-async def test_only_the_authors_own_turns_become_episodes(sel_env, standin) -> None:
+async def test_only_the_authors_own_turns_become_episodes(sel_env: Any, standin: Any) -> None:
     bot = await sel_env(SEL_MAX_NEW_TOKENS="8")
     spy = spy_on_engine(bot)
     general = standin.general.id

@@ -4,8 +4,11 @@ their channel, and `/sel persona`, `/sel mode` and `/sel reload`."""
 
 from __future__ import annotations
 
+import ctypes.util
 import time
 from pathlib import Path
+
+import pytest
 
 from sel.brain.modes import get_mode
 from sel.owner_settings import parse_owner_settings
@@ -136,3 +139,28 @@ async def test_check_ins_follow_the_channels_setting_in_sel_toml(sel_env, standi
     await bot.conversation.tick()
     assert [m.content for m in standin.bot_messages(general)][1:] == ["Still around?"], "checkins = true here"
     assert len(standin.bot_messages(rand)) == 1, "no check-in where the file leaves SEL_CHECKINS=0 in effect"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    ctypes.util.find_library("opus") is None, reason="libopus is not installed (apt-get install libopus0)"
+)
+async def test_spoken_replies_follow_the_channels_setting_in_sel_toml(
+    sel_env, standin, tmp_path, bundled_models_dir
+) -> None:
+    guild, general = standin.guild.id, standin.general.id
+    settings_file(tmp_path, f'[servers."{guild}".channels."{general}"]\nspoken_replies = true\n')  # SEL_TTS_DEFAULT=0
+    voice = {
+        "PIPER_MODEL": str(bundled_models_dir / "en_US-joe-medium.onnx"),
+        "SEL_EMBED_MODEL": str(bundled_models_dir / "all-MiniLM-L6-v2-int8"),
+    }
+    bot = await sel_env(**voice)
+    await standin.join_voice(standin.alice, standin.lounge)
+    assert "joined lounge" in (await prefix(standin, standin.alice, "!join")).lower()
+
+    def spoken() -> int:
+        return sum(len(s.audio_frames) for s in standin.voice.streams.values() if s.user_id == bot.user.id)
+
+    await standin.send_message(general, standin.alice, f"{mention(bot)} say something nice")
+    await replies_in(standin, general, 2, timeout=30)
+    await standin.wait_for(lambda: spoken() > 0, 30, what="the reply to be spoken (spoken_replies = true here)")

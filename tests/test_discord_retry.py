@@ -7,7 +7,7 @@ import asyncio
 from pathlib import Path
 
 from sel.domain import PromptPlan, Turn
-from sel.frontends.discord.conversation import NOTHING_TO_CONTINUE, NOTHING_TO_RETRY
+from sel.frontends.discord.conversation import BUSY, NOTHING_TO_CONTINUE, NOTHING_TO_RETRY
 from sel.frontends.discord.history import ConversationLog, Entry
 from sel.frontends.discord.resets import FILE_NAME, load_starts, save_starts
 from sel.llm.prompt import TranscriptFormat, chat_messages
@@ -72,6 +72,13 @@ async def test_retry_is_per_person_and_says_when_there_is_nothing_to_retry(sel_e
     await _settled(standin, bot)
     replies = [m for m in standin.bot_messages(ch) if m.reply_to is not None and m.content != NOTHING_TO_RETRY]
     assert len(replies) == 1, f"one reply to alice, edited in place: {[m.content for m in replies]}"
+    spy = spy_on_engine(bot)
+    spy.hold()  # SEL is busy answering bob in the channel: a retry now would race that reply
+    await standin.send_message(ch, standin.bob, f"{mention(bot)} and hello from me")
+    await standin.wait_for(lambda: spy.generations, 10, what="SEL to start answering bob")
+    assert await prefix(standin, standin.alice, "!retry") == BUSY
+    spy.release()
+    await _settled(standin, bot)
     assert "fresh" in (await slash(standin, standin.alice, "reset")).content
     assert (await slash(standin, standin.alice, "retry")).content == NOTHING_TO_RETRY, "a reset starts afresh"
 
@@ -101,6 +108,29 @@ async def test_continue_extends_a_reply_cut_at_its_length_limit(sel_env, standin
     added = extended.content[len(cut_text) :]
     # The scripted model starts its script again after any ordinary token: its first piece keeps its space.
     assert added == "".join(SCRIPT[:16]), f"the continuation should be appended as written: {added!r}"
+
+
+async def test_a_continuation_past_discords_limit_goes_on_in_a_new_message(sel_env, standin, tmp_path: Path) -> None:
+    # 60 pieces of 25 characters (a token's text is at most 32 bytes) fit one message; twice as many do not.
+    script = [f" p{i:02d}" + " and on" * 3 for i in range(62)]
+    model = write_scripted_llama(tmp_path / "long.gguf", script)
+    bot = await sel_env(SEL_GENERAL_MODEL=str(model), SEL_TEMPERATURE="0", SEL_MAX_NEW_TOKENS="60")
+    ch = standin.general.id
+    await standin.send_message(ch, standin.alice, f"{mention(bot)} go on for a while")
+    await replies_in(standin, ch, 1)
+    await _settled(standin, bot)
+    (first,) = standin.bot_messages(ch)
+    first_text = first.content
+    assert len(first_text) < 2000
+
+    await _command(standin, bot, standin.alice, "!continue")
+
+    msgs = standin.bot_messages(ch)
+    assert len(msgs) == 2 and msgs[0].id == first.id, "past 2000 characters the reply goes on in a new message"
+    assert all(len(m.content) <= 2000 for m in msgs)
+    whole = "".join(script[:60]).strip() + "".join(script[:60])
+    assert " ".join(m.content for m in msgs).split() == whole.split(), "nothing lost or repeated at the split"
+    assert msgs[1].reply_to is None, "the continuation's new message is part of the same reply"
 
 
 async def test_continue_after_a_complete_reply_says_there_is_nothing_to_continue(

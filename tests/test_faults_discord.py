@@ -23,17 +23,18 @@ from tests.standin.server import DiscordStandin
 
 MESSAGES = "/channels/*/messages"
 EDITS = "/channels/*/messages/*"
-FAST_EDITS = {"SEL_EDIT_INTERVAL": "0.2", "SEL_MAX_NEW_TOKENS": "40"}
+FAST_EDITS = {"SEL_EDIT_INTERVAL": "0.2", "SEL_MAX_NEW_TOKENS": "150"}
 
 
 class MidStream:
-    """Holds SEL's real generation once its reply shows some text, until :meth:`go`: the reply is then
-    posted with its in-progress marker, and the test can break Discord under it."""
+    """Holds SEL's real generation, once its reply shows in the channel with the in-progress marker,
+    until :meth:`go`: the test can then break Discord under a reply that is still streaming."""
 
-    def __init__(self, bot: SelBot) -> None:
+    def __init__(self, bot: SelBot, standin: DiscordStandin, channel: int) -> None:
         engine = bot.app.engine
         self._stream = engine.stream
         self._go = asyncio.Event()
+        self._showing = lambda: any(m.content.endswith(MARKER.strip()) for m in standin.bot_messages(channel))
         engine.stream = self.stream
 
     def go(self) -> None:
@@ -42,13 +43,11 @@ class MidStream:
     async def stream(
         self, slot: str, plan: PromptPlan, *, conversation: str, max_tokens: int | None = None
     ) -> AsyncIterator[str]:
-        said = ""
         inner = self._stream(slot, plan, conversation=conversation, max_tokens=max_tokens)
         async with contextlib.aclosing(inner) as chunks:
             async for chunk in chunks:
                 yield chunk
-                said += chunk
-                if said.strip():
+                if self._showing():
                     await self._go.wait()
 
 
@@ -90,8 +89,8 @@ async def still_answers(standin: DiscordStandin, bot: SelBot, channel: int) -> N
 @pytest.mark.parametrize(("resumable", "code"), [(True, 4000), (False, 4009)], ids=["resumes", "identifies-again"])
 async def test_the_gateway_closing_mid_stream_neither_cuts_nor_repeats_a_reply(sel_env, standin, resumable, code):
     bot = await sel_env(**FAST_EDITS)
-    held = MidStream(bot)
     ch = standin.general.id
+    held = MidStream(bot, standin, ch)
     asked = [await standin.send_message(ch, standin.alice, f"{mention(bot)} tell me about tea")]
     await posted_with_marker(standin, ch)
 
@@ -126,8 +125,8 @@ async def test_the_gateway_closing_mid_stream_neither_cuts_nor_repeats_a_reply(s
 )
 async def test_server_errors_mid_stream_leave_a_finished_reply(sel_env, standin, method, path, status, times):
     bot = await sel_env(**FAST_EDITS)
-    held = MidStream(bot)
     ch = standin.general.id
+    held = MidStream(bot, standin, ch)
     asked = [await standin.send_message(ch, standin.alice, f"{mention(bot)} tell me about tea")]
     await posted_with_marker(standin, ch)
     standin.inject_error(method, path, status, times=times)
@@ -150,8 +149,8 @@ async def test_server_errors_before_the_first_word_still_get_the_question_answer
 @pytest.mark.parametrize("is_global", [False, True], ids=["route", "global"])
 async def test_a_storm_of_429s_on_creates_and_edits_is_waited_out(sel_env, standin, is_global):
     bot = await sel_env(**FAST_EDITS)
-    held = MidStream(bot)
     ch = standin.general.id
+    held = MidStream(bot, standin, ch)
     asked = [await standin.send_message(ch, standin.alice, f"{mention(bot)} tell me about tea")]
     await posted_with_marker(standin, ch)
     for method, path in (("PATCH", EDITS), ("POST", MESSAGES)):
@@ -172,8 +171,8 @@ async def test_discord_answering_nothing_for_longer_than_the_heartbeat_timeout(s
     options = standin.client_options
     monkeypatch.setattr(standin, "client_options", lambda: {**options(), "heartbeat_timeout": 2.0})
     bot = await sel_env(**FAST_EDITS)
-    held = MidStream(bot)
     ch = standin.general.id
+    held = MidStream(bot, standin, ch)
     asked = [await standin.send_message(ch, standin.alice, f"{mention(bot)} tell me about tea")]
     await posted_with_marker(standin, ch)
     resumes = len(standin.gateway.resumes) + len(standin.gateway.identifies)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from sel.brain import priority, router, style
@@ -84,6 +84,7 @@ stored_value = st.one_of(st.floats(), st.integers(), st.text(max_size=5), st.non
     texts=st.lists(TEXT, max_size=8),
     budget=st.integers(min_value=-5, max_value=10),
 )
+@example(stored={"length": float("inf")}, texts=["hello there"], budget=1)  # inf - inf is NaN, for ever after
 def test_style_from_any_stored_profile_and_messages_stays_finite(stored, texts, budget) -> None:
     profile = style.StyleProfile.from_dict(stored)
     for text in texts:

@@ -28,7 +28,7 @@ def test_a_stale_or_missing_heartbeat_is_unhealthy_and_a_fresh_clean_one_is_heal
     assert judge(None, 100.0) is not None
     assert judge(Heartbeat(at=100.0, pid=1), now=130.0) is None
     assert "hung" in (judge(Heartbeat(at=100.0, pid=1), now=161.0) or "")
-    assert judge(Heartbeat(at=100.0, pid=1, engine="stuck"), now=101.0) == "stuck"
+    assert judge(Heartbeat(at=100.0, pid=1, engine_trouble="stuck"), now=101.0) == "stuck"
 
 
 def test_the_gateway_is_stuck_after_three_unacknowledged_heartbeats() -> None:
@@ -65,13 +65,13 @@ async def test_unhealthy_when_discord_stops_acknowledging_gateway_heartbeats(sel
         return sum(1 for f in standin.gateway_log if f.direction == "in" and f.op == 1)
 
     await standin.wait_for(lambda: heartbeats() >= 2, 10, what="two gateway heartbeats")
-    assert (await bot.watch.beat()).gateway is None
+    assert (await bot.watch.beat()).gateway_trouble is None
     standin.gateway.ack_heartbeats = False
     sent = heartbeats()
     await standin.wait_for(lambda: heartbeats() >= sent + 5, 10, what="five unacknowledged heartbeats")
 
     beat = await bot.watch.beat()
-    assert beat.gateway is not None and "heartbeat" in beat.gateway, beat
+    assert beat.gateway_trouble is not None and "heartbeat" in beat.gateway_trouble, beat
     code, line = await health_of(tmp_path / "data")
     assert code == 1 and "gateway heartbeat" in line, line
 
@@ -87,14 +87,14 @@ async def test_unhealthy_while_the_engine_is_stuck_and_healthy_once_it_answers(s
     await standin.wait_for(lambda: progress.stalled_for() > 0.6, 10, what="the reply to wait past the limit")
 
     beat = await bot.watch.beat()
-    assert beat.engine is not None and "engine is stuck" in beat.engine, beat
+    assert beat.engine_trouble is not None and "engine is stuck" in beat.engine_trouble, beat
     code, line = await health_of(tmp_path / "data")
     assert code == 1 and "engine is stuck" in line, line
 
     spy.release()
     await replies_in(standin, standin.general.id)
     await standin.wait_for(lambda: progress.in_flight == 0, 10, what="the reply to end")
-    assert (await bot.watch.beat()).engine is None
+    assert (await bot.watch.beat()).engine_trouble is None
     assert (await health_of(tmp_path / "data"))[0] == 0
 
 

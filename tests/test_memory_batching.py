@@ -16,6 +16,7 @@ from sel.memory.store import MemoryStore
 
 EMBED_DIR = default_models_dir() / DEFAULT_EMBED_DIR
 USER = "42"
+NOW = 1e9
 QUERIES = (
     "what is my cat called?",
     "where do I like hiking?",
@@ -27,8 +28,8 @@ QUERIES = (
 
 @pytest.fixture(scope="module")
 def texts() -> list[str]:
-    """More than two batches of memories, with a slot update and repeats that cross batch boundaries."""
-    out = generate_texts(2 * STORE_BATCH + 40, seed=11)
+    """More than one batch of memories, with a slot update and repeats that cross the batch boundary."""
+    out = generate_texts(STORE_BATCH + 60, seed=11)
     out[10] = "My cat is called Tom"
     out[STORE_BATCH + 5] = "My cat is called Felix"  # the same slot, a batch later: an update
     out[STORE_BATCH + 6] = out[20]  # said again a batch later: a duplicate
@@ -37,7 +38,9 @@ def texts() -> list[str]:
 
 
 def _recalled(store: MemoryStore) -> list[list[tuple[str, float]]]:
-    return [[(r.text, round(r.similarity, 4)) for r in store.recall(USER, q, k=5, now=2e9)] for q in QUERIES]
+    found = [[(r.text, round(r.similarity, 4)) for r in store.recall(USER, q, k=5, now=NOW)] for q in QUERIES]
+    assert all(found), "every query finds something"
+    return found
 
 
 def _records(store: MemoryStore) -> list[tuple[str, bool, str | None]]:
@@ -47,11 +50,11 @@ def _records(store: MemoryStore) -> list[tuple[str, bool, str | None]]:
 def test_a_batched_import_stores_and_recalls_what_one_by_one_adds_do(tmp_path: Path, texts: list[str]) -> None:
     path = tmp_path / "import.jsonl"
     path.write_bytes(b"".join(orjson.dumps({"text": text}) + b"\n" for text in texts))
-    with MemoryStore.open(tmp_path / "batched", EMBED_DIR, clock=lambda: 1e9) as batched:
+    with MemoryStore.open(tmp_path / "batched", EMBED_DIR, clock=lambda: NOW) as batched:
         batched.set_consent(USER, True)
         imported = [o.action for o in batched.import_jsonl(USER, path).outcomes]
         batched_records, batched_recall = _records(batched), _recalled(batched)
-    with MemoryStore.open(tmp_path / "single", EMBED_DIR, clock=lambda: 1e9) as single:
+    with MemoryStore.open(tmp_path / "single", EMBED_DIR, clock=lambda: NOW) as single:
         single.set_consent(USER, True)
         added = [single.add(USER, text).action for text in texts]
         single_records, single_recall = _records(single), _recalled(single)
@@ -64,12 +67,12 @@ def test_a_batched_import_stores_and_recalls_what_one_by_one_adds_do(tmp_path: P
 
 
 def test_an_index_rebuilt_from_the_records_in_batches_recalls_as_before(tmp_path: Path, texts: list[str]) -> None:
-    with MemoryStore.open(tmp_path, EMBED_DIR, clock=lambda: 1e9) as store:
+    with MemoryStore.open(tmp_path, EMBED_DIR, clock=lambda: NOW) as store:
         store.set_consent(USER, True)
         store.add_many(USER, texts)
         before, stored = _recalled(store), store.stats()["memories"]
-    assert stored > 2 * STORE_BATCH, "the rebuild has several batches to embed"
+    assert stored > STORE_BATCH, "the rebuild has several batches to embed"
     shutil.rmtree(tmp_path / "memory" / "index")
-    with MemoryStore.open(tmp_path, EMBED_DIR, clock=lambda: 1e9) as store:
+    with MemoryStore.open(tmp_path, EMBED_DIR, clock=lambda: NOW) as store:
         assert store.stats()["index_live"] == stored
         assert _recalled(store) == before

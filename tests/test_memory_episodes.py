@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from sel.config import DEFAULT_EMBED_DIR, default_models_dir
-from sel.memory.embeddings import shared_embedder
+from sel.memory.embeddings import Embedder, shared_embedder
 from sel.memory.export import export_user
+from sel.memory.recall_question import topic_of
 from sel.memory.retention import SOFT_TTL_SECONDS
 from sel.memory.store import MemoryStore
 
@@ -34,7 +37,7 @@ class Clock:
 
 
 @pytest.fixture(scope="module", autouse=True)
-def embedder():
+def embedder() -> Embedder:
     return shared_embedder(EMBED_DIR)
 
 
@@ -44,7 +47,7 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def store(tmp_path: Path, clock: Clock):
+def store(tmp_path: Path, clock: Clock) -> Iterator[MemoryStore]:
     with MemoryStore.open(tmp_path, EMBED_DIR, clock=clock) as opened:
         opened.observe(ALICE, CONSENT, where="dm")
         yield opened
@@ -96,6 +99,21 @@ def test_secrets_and_bare_chatter_are_not_kept(store: MemoryStore) -> None:
     assert "hunter2" not in str(export_user(store, ALICE))
 
 
+def test_a_repeated_turn_and_questions_about_memory_are_kept_once_or_not_at_all(store: MemoryStore) -> None:
+    say(store, CHATTER[0])
+    say(store, CHATTER[0])
+    store.observe(ALICE, "what did I tell you about my keyboard?", tags=("memory",), where="dm", channel="c1")
+    assert episodes(store) == [CHATTER[0]], "a repeat is kept once; asking SEL what it remembers is not a turn to keep"
+
+
+def test_the_question_frame_is_left_out_of_what_is_embedded() -> None:
+    assert topic_of("what did I tell you about my trip?") == "my trip?"
+    assert topic_of("hey SEL, do you remember what I said about Ana?") == "Ana?"
+    assert topic_of("what do you know about my dog") == "my dog"
+    assert topic_of("what is my dog called?") == "what is my dog called?"
+    assert topic_of("do you remember?") == "do you remember?", "a frame with no topic is kept whole"
+
+
 def test_without_a_conversation_no_episode_is_kept(store: MemoryStore) -> None:
     store.observe(ALICE, TRIP, where="dm")
     assert episodes(store) == []
@@ -108,7 +126,9 @@ def test_episodes_do_not_crowd_out_facts(store: MemoryStore) -> None:
     store.add(ALICE, fact)
     query = "Kyoto temples and noodles"
     ranked = [h.text for h in store.recall(ALICE, query, k=10, where="dm")]
-    assert ranked.index(fact) >= 3, f"the turns must match better than the fact for this test to mean anything: {ranked}"
+    assert ranked.index(fact) >= 3, (
+        f"the turns must match better than the fact for this test to mean anything: {ranked}"
+    )
     hits = store.recall(ALICE, query, k=3, where="dm")
     assert len(hits) == 3 and fact in [h.text for h in hits], hits
     assert sum(h.kind == "episode" for h in hits) == 2, "episodes take at most half the places (rounded up)"
@@ -142,7 +162,12 @@ def test_a_message_is_embedded_once_with_its_facts(store: MemoryStore, monkeypat
     core = store._core
     calls: list[int] = []
     real = core.embed
-    monkeypatch.setattr(core, "embed", lambda texts: calls.append(len(texts)) or real(texts))
+
+    def counted(texts: list[str]) -> Any:
+        calls.append(len(texts))
+        return real(texts)
+
+    monkeypatch.setattr(core, "embed", counted)
     say(store, "My sister is called Ana. We are flying to Kyoto together next week.")
     assert len(calls) == 1 and calls[0] >= 2, f"facts and the turn should be embedded in one pass: {calls}"
 

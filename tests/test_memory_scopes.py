@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
 import pytest
 
+from sel.brain.memory_port import place_of
 from sel.config import DEFAULT_EMBED_DIR, default_models_dir
-from sel.memory.embeddings import shared_embedder
+from sel.domain import IncomingMessage
+from sel.memory.embeddings import Embedder, shared_embedder
 from sel.memory.export import export_user
 from sel.memory.observe import NARROWED_HINT, WIDENED_HINT
 from sel.memory.records import Memory
 from sel.memory.scope_talk import read_scope_request
-from sel.memory.scopes import covers, merged, parse_scope, place_of, visible
+from sel.memory.scopes import covers, merged, parse_scope, visible
 from sel.memory.store import MemoryStore
 from sel.memory.svg import memory_map
 
@@ -34,12 +37,12 @@ class Clock:
 
 
 @pytest.fixture(scope="module", autouse=True)
-def embedder():
+def embedder() -> Embedder:
     return shared_embedder(EMBED_DIR)
 
 
 @pytest.fixture
-def store(tmp_path: Path):
+def store(tmp_path: Path) -> Iterator[MemoryStore]:
     with MemoryStore.open(tmp_path, EMBED_DIR, clock=Clock()) as opened:
         opened.observe(ALICE, CONSENT, where="dm")
         yield opened
@@ -57,9 +60,13 @@ def mentions(texts: list[str], word: str) -> bool:
 
 
 def test_a_place_is_dm_for_dms_and_the_terminal_else_its_server() -> None:
-    assert place_of(is_dm=True, guild_id="") == "dm"
-    assert place_of(is_dm=False, guild_id="") == "dm"  # the terminal: the owner's private chat
-    assert place_of(is_dm=False, guild_id="111") == A
+    def message(*, is_dm: bool, guild_id: str) -> IncomingMessage:
+        return IncomingMessage("u", "U", "c", "hi", is_dm=is_dm, guild_id=guild_id)
+
+    assert place_of(message(is_dm=True, guild_id="")) == "dm"  # a DM, or the terminal (the owner's private chat)
+    assert place_of(message(is_dm=False, guild_id="111")) == A
+    nowhere = place_of(message(is_dm=False, guild_id=""))
+    assert not visible("dm", nowhere) and parse_scope(nowhere) == nowhere, "no server known: it sees no DM memory"
 
 
 def test_visibility_rules() -> None:

@@ -19,7 +19,9 @@ from tests.gguf_scripted import write_scripted_llama
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(ctypes.util.find_library("opus") is None, reason="libopus is not installed (apt-get install libopus0)"),
+    pytest.mark.skipif(
+        ctypes.util.find_library("opus") is None, reason="libopus is not installed (apt-get install libopus0)"
+    ),
 ]
 
 ANSWER = ["The capital", " of France", " is Paris.", " It is", " a city", " of bridges", " and bread."]
@@ -84,7 +86,9 @@ async def test_sel_answers_who_addressed_it_and_ignores_chatter(sel_env, standin
     assert standin.bot_messages(general)[before:] == [], "SEL answered chatter between others"
     assert sel_frames(standin, bot) == [], "SEL spoke after chatter that was not for it"
 
-    await standin.voice.speak_as(standin.alice, standin.guild.id, await asyncio.to_thread(opus_frames, piper, ADDRESSED))
+    await standin.voice.speak_as(
+        standin.alice, standin.guild.id, await asyncio.to_thread(opus_frames, piper, ADDRESSED)
+    )
     await standin.wait_for(lambda: talk.transcribed >= 2, 60, what="alice to be transcribed")
     reply = await standin.wait_for(
         lambda: [m for m in standin.bot_messages(general)[before:] if "Paris" in m.content and "⏳" not in m.content],

@@ -15,8 +15,11 @@ from sel.domain import IncomingMessage
 def place_of(msg: IncomingMessage) -> str:
     """Where a message was said, as the memory store reads it (sel.memory.scopes): "dm" for a DM or the
     terminal (the owner's private chat), "guild:<id>" for a server. What is learned there comes back only
-    where it may, and a reply there recalls only what may come back there."""
-    return "dm" if msg.is_dm or not msg.guild_id else f"guild:{msg.guild_id}"
+    where it may, and a reply there recalls only what may come back there. A message that is neither
+    (a frontend that set no server) gets a server of its own, "guild:unknown": it never sees DM memories."""
+    if msg.is_dm:
+        return "dm"
+    return f"guild:{msg.guild_id or 'unknown'}"
 
 
 class ObserveResultLike(Protocol):
@@ -46,7 +49,7 @@ class RecalledLike(Protocol):
 
     @property
     def kind(self) -> str:
-        """"fact", or "episode": one of the person's own earlier turns, kept as they said it."""
+        """Either "fact", or "episode": one of the person's own earlier turns, kept as they said it."""
         ...
 
     @property

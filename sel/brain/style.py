@@ -16,6 +16,7 @@ three messages the profile is trusted and shapes the reply:
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import asdict, dataclass, replace
 from typing import Any
@@ -59,7 +60,7 @@ class StyleProfile:
         values: dict[str, Any] = {}
         for key in ("lowercase", "emoji", "exclamation", "length"):
             value = data.get(key)
-            if isinstance(value, int | float) and value >= 0:
+            if isinstance(value, int | float) and 0 <= value < math.inf:  # an infinite average never recovers
                 values[key] = float(value)
         count = data.get("messages")
         if isinstance(count, int) and count >= 0:

@@ -1,4 +1,5 @@
-"""Voice benchmark: TTS and STT real-time factors, and how fast a voice message becomes a transcript.
+"""Voice benchmark: TTS and STT real-time factors, how fast a voice message becomes a transcript, and
+a spoken turn in a voice channel (see bench_voice_turn.py: end of speech to SEL's first audio, and WER).
 
 A real-time factor is processing time divided by audio duration (0.1 = ten times faster
 than real time). Targets on 2 CPU cores with tiny.en int8: TTS <= 0.1, STT <= 0.2.
@@ -49,7 +50,11 @@ async def _voice_bench_with_reply(settings: Settings) -> dict[str, Any]:
     app = await asyncio.to_thread(open_app, settings, with_memory=False)
     try:
         await app.warm_up()  # a running bot has its general model loaded and warm
-        return await voice_bench(settings.voice, partial(_first_token, app))
+        result = await voice_bench(settings.voice, partial(_first_token, app))
+        from sel.cli.bench_voice_turn import voice_turn_bench
+
+        result.update(await voice_turn_bench(app))
+        return result
     finally:
         # Only the models are freed, not app.aclose(): the bench leaves SEL's saved mood as it was.
         await asyncio.to_thread(app.engine.close)

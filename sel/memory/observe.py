@@ -2,8 +2,11 @@
 last-seen time and facts worth keeping.
 
 Facts are stored only with consent, and secrets (passwords, PINs, card numbers, keys) never.
-The result carries a reply hint, so SEL's answer says what really happened ("saved", "already
-known", "not kept: that looks like a password").
+Given the message's conversation, the turn itself is kept too, as an episode (sel.memory.episodes).
+What is stored gets the scope of where it was said, or the person's preference, or what the message
+asks ("keep that between us": sel.memory.scope_talk, scope_book). The result carries a reply hint,
+so SEL's answer says what really happened ("saved", "already known", "not kept: that looks like
+a password").
 """
 
 from __future__ import annotations

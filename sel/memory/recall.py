@@ -117,7 +117,7 @@ def _with_neighbours(
         if one.kind != "episode":
             continue
         for memory in episode_neighbours(core.state, core.state.memories[one.id], count, now):
-            if memory.id not in seen:
+            if memory.id not in seen and visible(memory.scope, where):
                 seen.add(memory.id)
                 out.append(_recalled(memory, one.score, 0.0, neighbour_of=one.id))
     return out

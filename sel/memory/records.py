@@ -254,10 +254,10 @@ class ObserveResult:
     """What observing one message did.
 
     ``consent_changed`` is True/False when the message gave or withdrew consent, else None.
-    ``outcomes`` says, per fact found in the message, whether it was stored, updated an older
-    memory or was one already kept. ``reply_hint`` is a short instruction for the reply (e.g.
-    acknowledge the opt-in, or say truthfully what was remembered), or "" when there is nothing
-    to say. ``forgotten`` is True when the user asked to be forgotten and everything about them
+    ``outcomes`` says, per fact found in the message (and for the turn kept as an episode), whether it
+    was stored, updated an older memory or was one already kept. ``reply_hint`` is a short instruction
+    for the reply (e.g. acknowledge the opt-in, or say truthfully what was remembered), or "" when
+    there is nothing to say. ``forgotten`` is True when the user asked to be forgotten and everything about them
     was deleted; ``forgotten_one`` holds the texts of single memories the user asked to be
     forgotten ("forget that my cat is Tom") and that were deleted.
     """

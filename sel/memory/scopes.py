@@ -1,7 +1,8 @@
 """Where a memory may come back: the scope rules, as pure functions over plain strings.
 
 A *place* is where a message was said or a reply is being written: ``"dm"`` (a DM with the
-person, or the terminal, the owner's private chat) or ``"guild:<id>"`` (a server). A memory's
+person, or the terminal, the owner's private chat) or ``"guild:<id>"`` (a server; the brain
+names it, sel.brain.memory_port.place_of). A memory's
 *scope* says where it may be recalled:
 
 * ``"dm"``: learned in a DM, recalled only in DMs with that person;
@@ -21,15 +22,9 @@ import re
 
 ANY = "any"
 DM = "dm"
-GUILD_PREFIX = "guild:"
 PREFERENCES = {"here": None, "anywhere": ANY, "dm": DM}  # preference -> fixed scope (None: the place)
 DEFAULT_PREFERENCE = "here"
 _GUILD = re.compile(r"guild:[0-9A-Za-z_-]{1,64}")
-
-
-def place_of(*, is_dm: bool, guild_id: str) -> str:
-    """The place of a message: "dm" for a DM or the terminal, else "guild:<id>"."""
-    return DM if is_dm or not guild_id else GUILD_PREFIX + guild_id
 
 
 def scope_for(place: str | None, preference: str = DEFAULT_PREFERENCE) -> str:

@@ -280,7 +280,7 @@ class SelCommands(commands.GroupCog, group_name="sel", group_description="Talk t
     @owner_or_admin()
     async def mode(self, ctx: Context, name: str) -> None:
         """In a server the mode is this channel's, kept in sel.toml; in a DM it is SEL's own, until restart."""
-        if True:
+        if ctx.guild is None:
             mode = self.app.brain.set_mode(name)  # an unknown name is a SelError that lists the modes
             await ctx.reply(f"Mode is now **{mode.name}**.")
             return

@@ -113,7 +113,7 @@ class ListeningVoiceClient(discord.VoiceClient):
         if handler is None or packet is None:
             return
         user_id = self.speakers.get(packet.ssrc)
-        if user_id is None:
+        if user_id is None or not self._wanted(user_id):
             self.dropped += 1  # someone who did not opt in (or not yet identified): never decrypted
             return
         frame = self._open(packet, user_id)

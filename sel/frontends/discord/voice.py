@@ -20,11 +20,12 @@ from sel.config import DiscordSettings
 from sel.frontends.discord.listening import Listening
 from sel.frontends.discord.receive import ListeningVoiceClient
 from sel.frontends.discord.speaking import SpeakingQueue
-from sel.frontends.discord.speech_source import SpeechSource
 from sel.frontends.discord.spoken_reply import SpokenReply
 from sel.frontends.discord.voice_support import voice_support
 from sel.frontends.discord.voice_talk import VoiceTalk
 from sel.voice.speakable import speakable
+from sel.voice.turns import TurnSettings
+from sel.voice.vad import load_vad
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +81,11 @@ class Voice(commands.Cog):
         channel_id = getattr(text, "id", 0)
         self.linked_text[guild_id] = channel_id
         talk = VoiceTalk(self.app, self.settings, text, channel_id, lambda: self.spoken_reply(guild_id))
-        self.listening[guild_id] = Listening(self.app, client, queue, talk)
+        # Read the opt-in list and load the VAD now, in a thread, not in the socket thread at the first packet.
+        await asyncio.to_thread(self.app.listens_to, 0)
+        await asyncio.to_thread(load_vad)
+        turns = TurnSettings(end_silence=self.app.settings.voice.voice_end_silence)
+        self.listening[guild_id] = Listening(self.app, client, queue, talk, turns=turns)
 
     async def listen(self, ctx: Context, setting: str) -> None:
         """`listen on|off`: the asker's opt-in to being heard in voice channels."""
@@ -132,13 +137,13 @@ class Voice(commands.Cog):
         await ctx.reply("🔊")
 
     async def _speak(self, guild_id: int, text: str) -> None:
-        async for speech in self.app.speak_sentences(text):
-            # Resampling to 48 kHz stereo blocks for a moment per sentence: off the event loop.
-            source = await asyncio.to_thread(SpeechSource.from_speech, speech)
-            queue = self.queues.get(guild_id)
-            if queue is None:
-                return  # SEL left the channel while it was still making the speech
-            queue.put(source)
+        """Say ``text`` sentence by sentence; returns once every sentence is made and queued (or a barge-in)."""
+        speech = self.spoken_reply(guild_id)
+        if speech is None:
+            return  # SEL left the channel meanwhile
+        speech.add(text)
+        speech.finish()
+        await speech.done()
 
     @commands.Cog.listener()
     async def on_voice_state_update(

@@ -59,7 +59,9 @@ class VoiceTalk:
     async def heard(self, member: discord.abc.User, utterance: Utterance, guild_id: int) -> None:
         """Someone who opted in finished a turn: transcribe it, decide, maybe answer."""
         async with self._turn:
-            transcript = await self.app.hear(utterance.pcm, rate=OPUS_RATE, prompt=HEARING_PROMPT, hotwords=HEARING_HOTWORDS)
+            transcript = await self.app.hear(
+                utterance.pcm, rate=OPUS_RATE, prompt=HEARING_PROMPT, hotwords=HEARING_HOTWORDS
+            )
             self.transcribed += 1
             text = transcript.text.strip()
             if not text:

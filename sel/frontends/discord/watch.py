@@ -94,12 +94,12 @@ class Watch:
         beat = Heartbeat(
             at=time.time(),
             pid=os.getpid(),
-            gateway=gateway_problem(
+            gateway_trouble=gateway_problem(
                 ready=self.bot.is_ready(), closed=self.bot.is_closed(), **_acknowledgements(self.bot)
             ),
-            engine=engine_problem(self.progress.stalled_for(), self.stall_after),
+            engine_trouble=engine_problem(self.progress.stalled_for(), self.stall_after),
         )
-        for problem in (beat.gateway, beat.engine):
+        for problem in (beat.gateway_trouble, beat.engine_trouble):
             if problem:
                 log.warning("unhealthy: %s", problem)
         await asyncio.to_thread(write_heartbeat, self.app.settings.data_dir, beat)
