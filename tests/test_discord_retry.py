@@ -10,8 +10,9 @@ from sel.domain import PromptPlan, Turn
 from sel.frontends.discord.conversation import BUSY, NOTHING_TO_CONTINUE, NOTHING_TO_RETRY
 from sel.frontends.discord.history import ConversationLog, Entry
 from sel.frontends.discord.resets import FILE_NAME, load_starts, save_starts
-from sel.llm.prompt import TranscriptFormat, chat_messages
+from sel.llm.prompt import ChatTemplateFormat, TranscriptFormat, chat_messages
 from tests.discord_fixtures import handled, mention, prefix, replies_in, slash, spy_on_engine
+from tests.gguf_fixtures import SIMPLE_CHAT_TEMPLATE
 from tests.gguf_scripted import write_scripted_llama
 
 # 40 pieces, one token each: a 16-token reply stops at its length limit, a 60-token one ends by itself.
@@ -79,6 +80,8 @@ async def test_retry_is_per_person_and_says_when_there_is_nothing_to_retry(sel_e
     assert await prefix(standin, standin.alice, "!retry") == BUSY
     spy.release()
     await _settled(standin, bot)
+    assert "forgotten" in await prefix(standin, standin.bob, "!forget confirm")
+    assert await prefix(standin, standin.bob, "!retry") == NOTHING_TO_RETRY, "forget drops the replies kept to retry"
     assert "fresh" in (await slash(standin, standin.alice, "reset")).content
     assert (await slash(standin, standin.alice, "retry")).content == NOTHING_TO_RETRY, "a reset starts afresh"
 
@@ -212,3 +215,5 @@ def test_a_prefill_opens_sels_turn_in_both_prompt_formats() -> None:
     messages = chat_messages(plan)
     assert messages[-1] == {"role": "assistant", "content": "one two"}
     assert TranscriptFormat().render(PromptPlan("persona", plan.turns)).text.endswith("\nSEL:")
+    templated = ChatTemplateFormat(SIMPLE_CHAT_TEMPLATE, "<s>", "</s>").render(plan).text
+    assert templated.endswith("<|user|>\nana: count please<|end|>\n<|assistant|>\none two"), templated

@@ -90,10 +90,12 @@ async def test_sel_answers_who_addressed_it_and_ignores_chatter(sel_env, standin
         standin.alice, standin.guild.id, await asyncio.to_thread(opus_frames, piper, ADDRESSED)
     )
     await standin.wait_for(lambda: talk.transcribed >= 2, 60, what="alice to be transcribed")
+    await standin.wait_for(lambda: talk.transcribed >= 2, 60, what="alice's question to be transcribed")
+    heard_turns = [turn.text for turn in talk.history]
     reply = await standin.wait_for(
         lambda: [m for m in standin.bot_messages(general)[before:] if "Paris" in m.content and "⏳" not in m.content],
         90,
-        what="SEL's written answer to alice",
+        what=f"SEL's written answer to alice (it heard {heard_turns})",
     )
     heard = reply[0].content.splitlines()[0].lower()
     assert heard.startswith("-# heard alice:") and "capital of france" in heard, reply[0].content

@@ -9,6 +9,7 @@ shapes them. Exact BM25 (k1=1.2, b=0.75); a user has tens to thousands of memori
 
 from __future__ import annotations
 
+import bisect
 import math
 import re
 import threading
@@ -55,6 +56,8 @@ class UserKeywords:
     postings: dict[str, dict[int, int]] = field(default_factory=dict)
     lengths: dict[int, int] = field(default_factory=dict)
     counts: dict[int, Counter[str]] = field(default_factory=dict)
+    texts: dict[int, str] = field(default_factory=dict)  # label -> text, for the detail scan
+    _joined: tuple[str, list[int], list[int]] | None = None  # texts joined by newlines, their starts, labels
 
     def sync(self, memories: Mapping[str, Memory]) -> None:
         """Bring the index in step with ``memories`` (the user's, by id)."""
@@ -86,6 +89,26 @@ class UserKeywords:
                     out[label] = out.get(label, 0.0) + idf * count * (K1 + 1.0) / (count + norm)
         return out
 
+    def naming(self, details: frozenset[str], allowed: set[int]) -> set[int]:
+        """The ``allowed`` labels whose text may name one of ``details`` (every one that does, some that may not).
+
+        One regex pass over the user's joined texts (sel.memory.details.mention_starts) instead
+        of one search per memory: measured 87 ms a query for a user with 5 000 memories, busy machine.
+        """
+        from sel.memory.details import mention_starts, searchable  # details imports this module
+
+        if self._joined is None:
+            labels = list(self.texts)
+            parts = [searchable(self.texts[label]) for label in labels]
+            starts, offset = [], 0
+            for part in parts:
+                starts.append(offset)
+                offset += len(part) + 1
+            self._joined = ("\n".join(parts), starts, labels)
+        joined, starts, labels = self._joined
+        found = {labels[bisect.bisect_right(starts, at) - 1] for at in mention_starts(details, joined)}
+        return found & allowed
+
     def _idf(self, term: str) -> float:
         found = len(self.postings.get(term, ()))
         return math.log(1.0 + (len(self.lengths) - found + 0.5) / (found + 0.5))
@@ -95,6 +118,8 @@ class UserKeywords:
         self.indexed[memory.id] = (memory.version, memory.label)
         self.lengths[memory.label] = sum(counts.values())
         self.counts[memory.label] = counts
+        self.texts[memory.label] = memory.text
+        self._joined = None
         for term, count in counts.items():
             self.postings.setdefault(term, {})[memory.label] = count
 
@@ -104,6 +129,8 @@ class UserKeywords:
             return
         label = entry[1]
         self.lengths.pop(label, None)
+        self.texts.pop(label, None)
+        self._joined = None
         for term in self.counts.pop(label, Counter()):
             posting = self.postings.get(term, {})
             posting.pop(label, None)
@@ -121,15 +148,30 @@ def keyword_scores(view: MemoryState, user_id: str, query: str, allowed: set[int
 
     Call it under the store's lock, which also keeps the per-user index consistent.
     """
+    index = _user_index(view, user_id)
+    return index.scores(terms(query), allowed) if index is not None else {}
+
+
+def labels_naming(view: MemoryState, user_id: str, details: frozenset[str], allowed: set[int]) -> set[int]:
+    """The ``allowed`` labels of ``user_id`` whose text may name one of ``details`` (see UserKeywords.naming).
+
+    Call it under the store's lock.
+    """
+    index = _user_index(view, user_id)
+    return index.naming(details, allowed) if index is not None and details else set()
+
+
+def _user_index(view: MemoryState, user_id: str) -> UserKeywords | None:
+    """The user's index, in step with ``view``; None when they have no memories."""
     with _books_lock:
         book = _books.setdefault(view, {})
     memories = view.by_user.get(user_id, {})
     if not memories:
         book.pop(user_id, None)  # everything of theirs was deleted: so are its words
-        return {}
+        return None
     index = book.setdefault(user_id, UserKeywords())
     index.sync(memories)
-    return index.scores(terms(query), allowed)
+    return index
 
 
 def forget_cached() -> None:
