@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from sel.config import DEFAULT_EMBED_DIR, default_models_dir
@@ -12,7 +14,8 @@ EMBED_DIR = default_models_dir() / DEFAULT_EMBED_DIR
 
 def test_the_embedding_session_threads_do_not_spin() -> None:
     embedder = Embedder(EMBED_DIR)
-    session = embedder._model.model.model  # fastembed's TextEmbedding -> its ONNX model -> the ORT session
+    onnx_model: Any = embedder._model.model  # fastembed's TextEmbedding -> its ONNX model (untyped)
+    session = onnx_model.model  # -> the ONNX Runtime session
     options = session.get_session_options()
     assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
     assert options.get_session_config_entry("session.inter_op.allow_spinning") == "0"

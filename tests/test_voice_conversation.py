@@ -25,7 +25,7 @@ pytestmark = [
 ]
 
 ANSWER = ["The capital", " of France", " is Paris.", " It is", " a city", " of bridges", " and bread."]
-ADDRESSED = "SEL, what is the capital of France?"
+ADDRESSED = "Hey SEL, what is the capital of France?"
 CHATTER = "Did you watch the football game last night?"
 
 

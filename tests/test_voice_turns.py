@@ -3,6 +3,7 @@ streaming reply, opening Discord's RTP packets, the per-speaker VAD, and the lis
 
 from __future__ import annotations
 
+import asyncio
 import json
 import struct
 
@@ -151,6 +152,32 @@ def test_vad_hears_speech_and_not_silence_or_noise(spoken: np.ndarray) -> None:
     assert not any(quiet.accept(noise[i : i + 320]) for i in range(0, RATE, 320)), "faint noise is not speech"
 
 
+def test_whisper_is_told_to_expect_sels_name(bundled_models_dir) -> None:
+    """tiny.en hears a spoken "SEL," as "So," unless told the name; a spoken "so" must stay "so"."""
+    import discord.opus
+
+    from sel.frontends.discord.voice_talk import HEARING_HOTWORDS, HEARING_PROMPT
+    from sel.voice import audio
+    from sel.voice.stt import SpeechToText
+    from sel.voice.tts import TextToSpeech
+
+    settings = load_settings(
+        {"SEL_MODELS_DIR": str(bundled_models_dir), "PIPER_MODEL": str(bundled_models_dir / "en_US-joe-medium.onnx")}
+    )
+    tts, stt = TextToSpeech.from_settings(settings.voice), SpeechToText(settings.voice)
+
+    def heard(text: str) -> str:
+        encoder, decoder = discord.opus.Encoder(), discord.opus.Decoder()
+        frames = tts.synthesize(text).frames_48k_stereo()
+        pcm = b"".join(decoder.decode(encoder.encode(f, encoder.SAMPLES_PER_FRAME), fec=False) for f in frames)
+        mono = np.frombuffer(pcm, np.int16).reshape(-1, 2).mean(axis=1).astype(np.int16)
+        samples = audio.whisper_samples(mono, audio.OPUS_RATE)
+        return stt.transcribe_samples(samples, prompt=HEARING_PROMPT, hotwords=HEARING_HOTWORDS).text
+
+    assert heard("SEL, what is the capital of France?").startswith("SEL")
+    assert heard("So, what did you do today?").lower().startswith("so")
+
+
 # ---- the opt-in -------------------------------------------------------------------------------------
 
 
@@ -167,3 +194,16 @@ def test_listening_opt_in_is_kept_and_withdrawn(tmp_path) -> None:
 def test_a_damaged_opt_in_file_means_nobody_is_heard(tmp_path) -> None:
     (tmp_path / "voice_listening.json").write_text("{not json")
     assert not ListeningConsent.in_folder(tmp_path).allows(42)
+
+
+async def test_forget_also_withdraws_being_heard(make_settings) -> None:
+    from sel.app import open_app
+
+    app = await asyncio.to_thread(open_app, make_settings())
+    try:
+        await app.set_listening(42, True)
+        assert app.listens_to(42)
+        await app.forget("42")
+        assert not app.listens_to(42), "`forget` must withdraw the voice opt-in too"
+    finally:
+        await app.aclose()

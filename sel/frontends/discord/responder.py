@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import discord
 from discord.ext import commands
@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 MODEL_TROUBLE = "I can't think right now: my model isn't working. The owner can run `sel doctor`."
 SERVER_DOWN = "I can't reach my language model right now — I'll be back as soon as it is."
+FINISH_RETRY_PAUSE = 2.0  # seconds before the last try at a reply Discord refused (discord.py has retried by then)
 
 
 class Responder:
@@ -86,7 +87,7 @@ class Responder:
         self, send_first: Send[discord.Message], send_more: Send[discord.Message]
     ) -> StreamingReply[discord.Message]:
         interval, stream = self.settings.edit_interval, self.settings.stream
-        return StreamingReply(send_first, send_more, interval=interval, stream=stream)
+        return StreamingReply(send_first, send_more, interval=interval, stream=stream, refused=(discord.HTTPException,))
 
     def _keep(self, job: Job, posted: list[discord.Message], reply: StreamingReply[discord.Message]) -> str:
         """Keep the reply for `retry` and `continue`; returns its text without the small print."""
@@ -113,9 +114,12 @@ class Responder:
             await self.say(message, SERVER_DOWN if isinstance(err, ServerUnavailableError) else MODEL_TROUBLE)
             return None
         except discord.HTTPException as err:
-            # Discord refused a send or edit (permissions, outage); discord.py already retried what it could.
+            # Discord refused the final send or edit (outage, a long 429 storm) after discord.py's own retries.
             log.warning("reply in channel %s failed on Discord's side: %s", message.channel.id, err)
-            return None
+            finished = await _finish_after_pause(reply)
+            if finished is None:
+                return None
+            posted = finished
         except Exception as err:
             log.exception("reply in channel %s failed", message.channel.id)
             await self.say(message, render_error(err))
@@ -144,7 +148,7 @@ class Responder:
     ) -> None:
         history = await self.context(job.message)
         speak = self.spoken.get(job.message.id, _silent)
-        async with job.message.channel.typing():
+        async with _typing(job.message.channel):
             if job.decision.text is not None:
                 await reply.add(job.decision.text)
                 speak(job.decision.text)
@@ -216,6 +220,28 @@ async def _close_cut_reply(reply: StreamingReply[discord.Message]) -> None:
         await reply.finish()
     except discord.HTTPException as err:
         log.info("could not finish a cut reply: %s", err)
+
+
+async def _finish_after_pause(reply: StreamingReply[discord.Message]) -> list[discord.Message] | None:
+    """One more try at a reply's final text once Discord has had a moment: the whole reply, once,
+    without the in-progress marker. None when Discord still refuses (logged)."""
+    await asyncio.sleep(FINISH_RETRY_PAUSE)
+    try:
+        return await reply.finish()
+    except discord.HTTPException as err:
+        log.warning("gave up on a reply Discord kept refusing: %s", err)
+        return None
+
+
+@contextlib.asynccontextmanager
+async def _typing(channel: discord.abc.Messageable) -> AsyncIterator[None]:
+    """The typing indicator while SEL writes; Discord refusing it does not stop the answer."""
+    async with contextlib.AsyncExitStack() as stack:
+        try:
+            await stack.enter_async_context(channel.typing())
+        except discord.HTTPException as err:
+            log.info("no typing indicator: %s", err)
+        yield
 
 
 def _first_sender(message: discord.Message) -> Callable[[str], Awaitable[discord.Message]]:

@@ -3,17 +3,22 @@
 The first chunk is posted as soon as it exists; after that each message is edited at
 most once per ``interval`` seconds (Discord rate-limits edits per channel), with an
 in-progress marker that the final edit removes. Text past Discord's 2000-character
-limit continues in new messages, split by :func:`split_for_discord`.
+limit continues in new messages, split by :func:`split_for_discord`. A mid-stream update
+that Discord refuses (an outage, a storm of 429s) is only late: the generation goes on,
+and the next update, or the final one, shows the text.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Generic, Protocol, TypeVar
 
 from sel.frontends.discord.split import DISCORD_LIMIT, split_for_discord
+
+log = logging.getLogger(__name__)
 
 MARKER = " ⏳"
 EMPTY_REPLY = "…"
@@ -40,12 +45,15 @@ class StreamingReply(Generic[MessageT]):
         interval: float = 1.0,
         stream: bool = True,
         clock: Callable[[], float] = time.monotonic,
+        refused: tuple[type[Exception], ...] = (),
     ) -> None:
         self._send_first = send_first
         self._send_more = send_more
         self.interval = interval
         self.stream = stream
         self.clock = clock
+        self.refused = refused  # what a refused send or edit raises (discord.HTTPException)
+        self._quiet_until = float("-inf")  # after a refused update, the next waits an interval
         self.text = ""
         self.messages: list[MessageT] = []
         self._shown: list[str] = []
@@ -63,8 +71,14 @@ class StreamingReply(Generic[MessageT]):
         if not self.stream or not self.text.strip():
             return
         now = self.clock()
+        if now < self._quiet_until:
+            return
         if not self.messages or now - self._edited_at[-1] >= self.interval:
-            await self._sync(final=False)
+            try:
+                await self._sync(final=False)
+            except self.refused as err:
+                log.info("a streaming update was refused, showing the text later: %s", err)
+                self._quiet_until = self.clock() + self.interval
 
     @property
     def shown(self) -> list[str]:

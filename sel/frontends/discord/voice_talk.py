@@ -96,6 +96,9 @@ class VoiceTalk:
             if speech is not None:
                 speech.stop()
             return
+        finally:
+            if speech is not None:
+                speech.finish()  # speaks the last words (or, after stop(), just ends its task)
         said = reply.text[len(heard) :]
         self.history.extend([Turn(incoming.author_name, incoming.text), Turn("SEL", said, from_sel=True)])
 
@@ -115,5 +118,3 @@ class VoiceTalk:
                 if speech is not None:
                     speech.add(chunk)
                 await reply.add(chunk)
-        if speech is not None:
-            speech.finish()
