@@ -44,7 +44,7 @@ def voice_env(bundled_models_dir, tmp_path_factory) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def piper(voice_env) -> TextToSpeech:
-    tts = TextToSpeech.from_settings(load_settings(voice_env))
+    tts = TextToSpeech.from_settings(load_settings(voice_env).voice)
     tts.load()
     return tts
 

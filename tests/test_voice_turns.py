@@ -14,15 +14,16 @@ from sel.config import load_settings
 from sel.frontends.discord.receive import open_transport, parse_rtp
 from sel.voice.listening_consent import ListeningConsent
 from sel.voice.sentences import SentenceChunker
-from sel.voice.turns import Segmenter, TurnSettings
+from sel.voice.turns import Segmenter, TurnSettings, Utterance
 from sel.voice.vad import RATE, VadStream
 
 CHUNK = 0.02
 
 
-def feed(turns: Segmenter, pattern: str, start: float = 0.0) -> tuple[list[float], list[object]]:
+def feed(turns: Segmenter, pattern: str, start: float = 0.0) -> tuple[list[float], list[Utterance]]:
     """Feed one 20 ms chunk per character ("s" speech, "." silence); when turns started, what ended."""
-    started, ended = [], []
+    started: list[float] = []
+    ended: list[Utterance] = []
     for i, mark in enumerate(pattern):
         now = start + i * CHUNK
         began, done = turns.feed(mark.encode(), CHUNK, mark == "s", now)
