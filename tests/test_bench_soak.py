@@ -91,3 +91,16 @@ def test_ci_runs_a_one_minute_soak_after_the_tests() -> None:
     script = (Path(__file__).resolve().parents[1] / ".ci" / "run").read_text()
     soak = ".venv/bin/python -m sel bench soak --minutes 1 --json"
     assert soak in script and script.index("make test") < script.index(soak), "the soak runs after `make test`"
+
+
+def test_a_failed_target_makes_the_command_exit_1_for_ci(monkeypatch, capsys) -> None:
+    import sel.cli.bench_soak as bench_soak
+    from sel.cli import main
+
+    # The soak itself is tested above; here only how its verdict becomes the exit code.
+    verdict = {"targets": {"zero_429": "fail: Discord answered 2 requests with 429"}, "pass": False}
+    monkeypatch.setattr(bench_soak, "run_soak_bench", lambda settings, **kwargs: verdict)
+    assert main(["bench", "soak", "--minutes", "1", "--json"]) == 1
+    assert '"zero_429": "fail' in capsys.readouterr().out
+    monkeypatch.setattr(bench_soak, "run_soak_bench", lambda settings, **kwargs: {**verdict, "pass": True})
+    assert main(["bench", "soak", "--minutes", "1"]) == 0

@@ -64,7 +64,7 @@ async def _soak(settings: Settings, pace: Pace, model: Path | None) -> dict[str,
         load = Load(standin)
         load.build_world()
         with tempfile.TemporaryDirectory(prefix="sel-soak-") as tmp:
-            async with _sel_process(settings, standin, Path(tmp), model) as sel:
+            async with _sel_process(standin, Path(tmp), model) as sel:
                 result = await Run(standin, load, sel, pace).drive()
             result["model"] = (model or settings.general_model).name
             # SIGINT, as Ctrl-C: SEL closes its replies, saves its state and exits 0
@@ -111,8 +111,9 @@ class SelProcess:
 
 
 @asynccontextmanager
-async def _sel_process(settings: Settings, standin: Any, tmp: Path, model: Path | None) -> AsyncIterator[SelProcess]:
-    """Start SEL (fresh data folder, metrics on), wait for its "ready" line, stop it with SIGINT at the end."""
+async def _sel_process(standin: Any, tmp: Path, model: Path | None) -> AsyncIterator[SelProcess]:
+    """Start SEL (its settings from the environment and .env, as `sel run`; a fresh data folder; metrics on),
+    wait for its "ready" line, and stop it with SIGINT at the end."""
     ca = tmp / "standin-ca.pem"
     importlib.import_module("tests.standin.tls").test_ca().cert_pem.write_to_path(str(ca))
     port = _free_port()

@@ -203,8 +203,10 @@ class DiscordStandin:
         attachments: Sequence[FileSpec] = (),
         mentions: Iterable[User] = (),
         flags: int = 0,
+        embeds: Sequence[dict[str, Any]] = (),
     ) -> dict[str, Any]:
-        """`author` posts in a channel; the bot gets MESSAGE_CREATE. Returns the (uncensored) payload."""
+        """`author` posts in a channel; the bot gets MESSAGE_CREATE. Returns the (uncensored) payload.
+        ``embeds`` are sent as given (Discord's embed objects), so a test can send hostile ones."""
         self._require_bot()
         channel = self._known_channel(channel_id)
         now = self.clock()
@@ -230,6 +232,7 @@ class DiscordStandin:
             flags=flags,
             reply_to=reply_to,
             mention_ids=tuple(dict.fromkeys(uid for uid in mention_ids if uid in self.world.users)),
+            embeds=list(embeds),
         )
         data = payloads.message_payload(self.world, message)
         await self.gateway.dispatch("MESSAGE_CREATE", data)

@@ -253,6 +253,8 @@ def _first_sender(message: discord.Message) -> Callable[[str], Awaitable[discord
         try:
             return await message.reply(content)
         except discord.HTTPException as err:  # e.g. the message was deleted meanwhile: answer in the channel
+            if err.status == 429 or err.status >= 500:
+                raise  # Discord is struggling, not the message gone: the reply is tried again later, as a reply
             log.info("could not reply to message %s (%s); posting in the channel instead", message.id, err)
             return await message.channel.send(content)
 
