@@ -322,9 +322,13 @@ async def test_each_command_is_one_prefix_command_and_one_sel_subcommand_with_th
         "model": [("slot", 3, False, ["general", "coder", "vision"]), ("name", 3, False, [])],
         "status": [],
         "help": [],
+        "retry": [],
+        "continue": [],
+        "reset": [],
         "join": [],
         "leave": [],
         "say": [("text", 3, True, [])],
+        "listen": [("setting", 3, True, ["on", "off"])],
     }, "the /sel subcommands changed: people's Discord clients would show different commands"
     assert sorted(c.name for c in bot.commands) == sorted(options), "each /sel subcommand has a prefix twin"
     # `remember` given no argument says how to use it.

@@ -23,7 +23,7 @@ from tests.standin.server import DiscordStandin
 
 MESSAGES = "/channels/*/messages"
 EDITS = "/channels/*/messages/*"
-FAST_EDITS = {"SEL_EDIT_INTERVAL": "0.2", "SEL_MAX_NEW_TOKENS": "150"}
+FAST_EDITS = {"SEL_EDIT_INTERVAL": "0.2", "SEL_MAX_NEW_TOKENS": "80"}
 
 
 class MidStream:
@@ -54,7 +54,7 @@ class MidStream:
 async def posted_with_marker(standin: DiscordStandin, channel: int) -> Any:
     return await standin.wait_for(
         lambda: [m for m in standin.bot_messages(channel) if m.content.endswith(MARKER.strip())],
-        30,
+        90,
         what="SEL's reply to show up, mid-stream",
     )
 
@@ -69,7 +69,7 @@ async def assert_finished_once(standin: DiscordStandin, channel: int, asked: lis
         return finished and all(int(q["id"]) in answered for q in asked)
 
     try:
-        await standin.wait_for(all_answered, 90, what="every question to get a finished answer")
+        await standin.wait_for(all_answered, 150, what="every question to get a finished answer")
     finally:
         await standin.idle(300, timeout=60)
         mine = standin.bot_messages(channel)
@@ -86,10 +86,10 @@ async def still_answers(standin: DiscordStandin, bot: SelBot, channel: int) -> N
     later = await standin.send_message(channel, standin.alice, f"{mention(bot)} are you still there?")
     await standin.wait_for(
         lambda: [m for m in standin.bot_messages(channel)[before:] if m.reply_to == int(later["id"])],
-        60,
+        150,
         what="an answer to a later message",
     )
-    await replies_in(standin, channel, timeout=60)
+    await replies_in(standin, channel, timeout=150)
 
 
 # ---- the gateway -----------------------------------------------------------------------------

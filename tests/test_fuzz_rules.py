@@ -57,6 +57,7 @@ def test_any_message_routes_to_a_known_intent_with_a_bounded_confidence(text, at
 
 
 @settings(max_examples=300, deadline=None)
+@example(text="@bob", attachments=(), flags=(False, False, False), since=None, name="SEL")  # every penalty at once
 @given(
     text=TEXT,
     attachments=ATTACHMENTS,
@@ -70,6 +71,7 @@ def test_any_message_gets_a_bounded_priority(text, attachments, flags, since, na
     found = priority.assess(msg, router.route(text, attachments), sel_name=name, seconds_since_reply=since)
     assert 0 <= found.score <= 100 and found.reason
     assert found.addressed or not (mentioned or is_dm or reply_to_sel)
+    assert found.addressed or found.score <= priority.UNADDRESSED_CAP, "only addressed messages score above the cap"
     assert priority.should_answer(found, 50) in (True, False)
 
 

@@ -27,6 +27,8 @@ _FUNCTION_WORDS = frozenset("a an the i im am is are".split())
 _TOKEN = re.compile(r"\d+(?:[.,:/-]\d+)*(?:st|nd|rd|th)?|[^\W_]+(?:'[^\W_]+)*|\S")
 _ORDINAL_SUFFIX = re.compile(r"(?<=\d)(?:st|nd|rd|th)$")
 _SENTENCE_END = frozenset(".!?")
+_RUN = re.compile(r"[^\W_]+")  # a maximal run of letters and digits: what _mentions' lookarounds bound
+_ASCII_NUMBER = re.compile(r"([0-9]+)(?:st|nd|rd|th)?")
 _NUMBER_WORDS = dict(
     zip(
         "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
@@ -111,6 +113,27 @@ def named_share(details: frozenset[str], text: str) -> float:
 def searchable(text: str) -> str:
     """``text`` as :func:`mention_starts` searches it: NFKC, case-folded, without apostrophes."""
     return _searchable(text)
+
+
+def text_keys(text: str) -> frozenset[str]:
+    """The keys under which :func:`detail_keys` finds ``text``: its words as :func:`searchable` spells them,
+    and each number ("007", "17th") also as "#" and its digits without leading zeros or ordinal ending."""
+    keys = set(_RUN.findall(_searchable(text)))
+    keys.update(f"#{match[1].lstrip('0') or '0'}" for word in list(keys) if (match := _ASCII_NUMBER.fullmatch(word)))
+    return frozenset(keys)
+
+
+def detail_keys(detail: str) -> tuple[str, ...] | None:
+    """The keys (see :func:`text_keys`) a text naming ``detail`` has one of; None when only a scan can tell.
+
+    :func:`_mentions` matches a detail only between characters that are not letters or digits, so a
+    detail made of letters and digits alone is always one whole word of the text: a key.
+    """
+    if not _RUN.fullmatch(detail):
+        return None  # "12:30", "3.5": separators inside
+    if detail.isdigit():
+        return (f"#{detail.lstrip('0') or '0'}", *_SPELLINGS.get(detail, ())[1:]) if detail.isascii() else None
+    return (detail,)
 
 
 def mention_starts(details: frozenset[str], text: str) -> list[int]:

@@ -23,7 +23,7 @@ import orjson
 from sel.memory.core import StoreCore
 from sel.memory.details import named_share, query_details
 from sel.memory.episodes import neighbours as episode_neighbours
-from sel.memory.keyword_index import keyword_scores, labels_naming
+from sel.memory.keyword_index import terms, user_keywords
 from sel.memory.ranking import DEFAULT_FUSION, Fusion, fused_relevance, recall_score
 from sel.memory.recall_question import topic_of
 from sel.memory.records import Memory, Recalled, UserRecords, clean_text
@@ -172,12 +172,13 @@ def _candidates(
     cosine = dict(core.index.search(vector, allowed, k=want))
     keyword: dict[int, float] = {}
     extra: set[int] = set()
-    if asked.fusion.kind != "dense":
-        keyword = keyword_scores(core.state, user_id, asked.text, allowed)
+    keywords = user_keywords(core.state, user_id)  # BM25 and the detail lookup share one sync with the view
+    if asked.fusion.kind != "dense" and keywords is not None:
+        keyword = keywords.scores(terms(asked.text), allowed)
         extra.update(sorted(keyword, key=lambda label: keyword[label], reverse=True)[:want])
-    if asked.details:
+    if asked.details and keywords is not None:
         # The nearest by embedding can miss the one fact among many similar ones that names "trip 17".
-        maybe = labels_naming(core.state, user_id, asked.details, allowed)  # one pass, not a search per memory
+        maybe = keywords.naming(asked.details, allowed)  # a lookup, not a search per memory
         extra.update(label for label in maybe if named_share(asked.details, core.state.memory_at(label).text) > 0)
     if asked.window is not None:
         extra.update(_said_within(core, allowed, asked.window))
