@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 MODEL_TROUBLE = "I can't think right now: my model isn't working. The owner can run `sel doctor`."
 SERVER_DOWN = "I can't reach my language model right now — I'll be back as soon as it is."
-FINISH_RETRY_PAUSE = 2.0  # seconds before the last try at a reply Discord refused (discord.py has retried by then)
+FINISH_RETRY_PAUSES = (1.0, 2.0, 4.0)  # before each new try at a reply Discord refused (discord.py retried already)
 
 
 class Responder:
@@ -223,14 +223,16 @@ async def _close_cut_reply(reply: StreamingReply[discord.Message]) -> None:
 
 
 async def _finish_after_pause(reply: StreamingReply[discord.Message]) -> list[discord.Message] | None:
-    """One more try at a reply's final text once Discord has had a moment: the whole reply, once,
-    without the in-progress marker. None when Discord still refuses (logged)."""
-    await asyncio.sleep(FINISH_RETRY_PAUSE)
-    try:
-        return await reply.finish()
-    except discord.HTTPException as err:
-        log.warning("gave up on a reply Discord kept refusing: %s", err)
-        return None
+    """More tries at a reply's final text, with growing pauses to give Discord a moment: the whole
+    reply, once, without the in-progress marker. None when Discord still refuses (logged)."""
+    for pause in FINISH_RETRY_PAUSES:
+        await asyncio.sleep(pause)
+        try:
+            return await reply.finish()
+        except discord.HTTPException as err:
+            log.info("Discord refused a reply's final text again: %s", err)
+    log.warning("gave up on a reply Discord kept refusing for %.0f s", sum(FINISH_RETRY_PAUSES))
+    return None
 
 
 @contextlib.asynccontextmanager
