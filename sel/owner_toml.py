@@ -30,8 +30,13 @@ def parse_toml(text: str, label: str) -> dict[str, Any]:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         found = SYNTAX_WHERE.match(str(err))
-        if found is None:
-            raise SettingsFileError(f"{label}: {err}; fix the TOML syntax") from None
+        if found is None:  # "(at end of document)": the file stops mid-entry, e.g. cut short while saved
+            what = str(err).replace("(at end of document)", "").strip()
+            what = what[:1].lower() + what[1:]
+            last = text.count("\n") + (0 if text.endswith("\n") else 1)
+            raise SettingsFileError(
+                f"{label} line {max(last, 1)}, at the end of the file: {what}; finish or fix the TOML syntax"
+            ) from None
         what = found["what"][:1].lower() + found["what"][1:]
         raise SettingsFileError(
             f"{label} line {found['line']}, column {found['column']}: {what}; fix the TOML syntax"
