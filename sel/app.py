@@ -15,6 +15,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -437,7 +438,7 @@ def open_memory(settings: Settings) -> MemoryStore:
     from sel.memory.store import MemoryStore
 
     try:
-        return MemoryStore.open(settings.data_dir, settings.embed_model)
+        return MemoryStore.open(settings.data_dir, settings.embed_model, tz=owner_zone(settings))
     except OSError as err:
         raise folder_error("SEL_DATA_DIR", settings.data_dir, err) from None
 
@@ -455,11 +456,7 @@ def _assemble(
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     extraction = FactExtraction(engine) if with_memory and settings.memory_llm_extraction else None
     memory = _open_memory_for_chat(settings, extraction, clock) if with_memory else None
-    tz = None
-    if settings.timezone:
-        from zoneinfo import ZoneInfo
-
-        tz = ZoneInfo(settings.timezone)
+    tz = owner_zone(settings)
     try:
         brain = Brain(settings, engine, memory, clock=clock, tz=tz)
     except OSError:
@@ -474,4 +471,15 @@ def _open_memory_for_chat(
 ) -> MemoryStore:
     from sel.memory.store import MemoryStore
 
-    return MemoryStore.open(settings.data_dir, settings.embed_model, clock=clock, llm_extract=extraction)
+    return MemoryStore.open(
+        settings.data_dir, settings.embed_model, clock=clock, llm_extract=extraction, tz=owner_zone(settings)
+    )
+
+
+def owner_zone(settings: Settings) -> tzinfo | None:
+    """SEL_TIMEZONE as a time zone; None means the machine's local time."""
+    if not settings.timezone:
+        return None
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(settings.timezone)

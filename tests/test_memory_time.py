@@ -138,3 +138,18 @@ def test_time_words_pick_the_memory_said_in_that_window(store: MemoryStore) -> N
     assert "oil change" in best.text, f"the memory said yesterday should come first, got {best.text!r}"
     (best,) = store.recall("u1", "what did I do with the car three weeks ago?", k=1)
     assert "brakes" in best.text, f"the memory said three weeks ago should come first, got {best.text!r}"
+
+
+def test_yesterday_is_the_owners_yesterday_in_sel_timezone(tmp_path: Path) -> None:
+    # 2025-04-09 18:00 UTC is already the 10th, 08:00 in Kiritimati (UTC+14): its "yesterday" is
+    # 04-08 10:00 to 04-09 10:00 UTC, not the UTC day before.
+    from zoneinfo import ZoneInfo
+
+    utc_yesterday, kiritimati_yesterday = _day("2025-04-08") + 5 * 3600, _day("2025-04-09") + 5 * 3600
+    for zone, expected in (("UTC", "oil change"), ("Pacific/Kiritimati", "new brakes")):
+        with MemoryStore.open(tmp_path / zone.replace("/", "-"), EMBED_DIR, tz=ZoneInfo(zone)) as store:
+            store.set_consent("u1", True, now=NOW - 30 * DAY)
+            store.add("u1", "I took the car to the garage for an oil change", now=utc_yesterday)
+            store.add("u1", "I took the car to the garage for new brakes", now=kiritimati_yesterday)
+            (best,) = store.recall("u1", "what did I do with the car yesterday?", k=1, now=NOW)
+            assert expected in best.text, f"in {zone}, yesterday's memory should come first, got {best.text!r}"

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from datetime import tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,9 +47,12 @@ if TYPE_CHECKING:
 class MemoryStore:
     """Consent-based long-term memory for all users. Build it with :meth:`open`."""
 
-    def __init__(self, core: StoreCore, *, llm_extract: Callable[[str], list[str]] | None = None) -> None:
+    def __init__(
+        self, core: StoreCore, *, llm_extract: Callable[[str], list[str]] | None = None, tz: tzinfo | None = None
+    ) -> None:
         self._core = core
         self._llm_extract = llm_extract
+        self._tz = tz  # where "yesterday" in a recall query starts; None: the machine's local time zone
 
     @classmethod
     def open(
@@ -58,17 +62,19 @@ class MemoryStore:
         *,
         clock: Callable[[], float] = time.time,
         llm_extract: Callable[[str], list[str]] | None = None,
+        tz: tzinfo | None = None,
     ) -> MemoryStore:
         """Open (or create) the store under ``data_dir/memory``.
 
         Damaged log lines are quarantined; a missing, damaged or stale index is rebuilt
         from the log (logged). ``llm_extract`` (text -> fact sentences) adds LLM-assisted
-        extraction; pass it only when ``settings.memory_llm_extraction`` is on.
+        extraction; pass it only when ``settings.memory_llm_extraction`` is on. ``tz`` is the owner's
+        time zone (SEL_TIMEZONE) for time words in recall queries ("yesterday"), else the machine's.
         Only one open store per data dir at a time (this process or any other), held until
         :meth:`close`: raises StoreInUseError if it is already open, ModelError when the
         embedding model folder is missing.
         """
-        return cls(lifecycle.open_core(data_dir, embed_model_dir, clock=clock), llm_extract=llm_extract)
+        return cls(lifecycle.open_core(data_dir, embed_model_dir, clock=clock), llm_extract=llm_extract, tz=tz)
 
     @property
     def root(self) -> Path:
@@ -201,6 +207,7 @@ class MemoryStore:
             min_similarity=min_similarity,
             where=where,
             neighbours=neighbours,
+            tz=self._tz,
         )
 
     def user_records(self, user_id: str) -> UserRecords:
