@@ -220,13 +220,15 @@ class Run:
     def _report(self, before: Sample, after: Sample | None) -> dict[str, Any]:
         seconds = self.pace.seconds
         under_load = [s for s in self.samples if 0 <= s.at <= seconds]
-        growth, span = rss_growth_pct_per_hour(under_load, warm_up_s=min(300.0, 0.2 * seconds))
+        warm_up = min(300.0, 0.2 * seconds)
+        growth, span = rss_growth_pct_per_hour(under_load, warm_up_s=warm_up)
         rate_limited = len(self.standin.ratelimited)
         verdicts = targets(
             rss_pct_per_hour=growth,
             span_s=span,
             idle_before=before,
             idle_after=after,
+            warm_fds=max((s.fds for s in under_load if s.at <= warm_up), default=before.fds),
             rate_limited=rate_limited,
             alive=self.sel.process.returncode is None,
         )
@@ -234,7 +236,8 @@ class Run:
             "minutes": round(seconds / 60, 2),
             "channels": CHANNELS,
             "messages": self.load.summary(),
-            "latency_s": latency_figures(self.load.latencies()),
+            "latency_s": latency_figures(self.load.latencies(("mention", "reply"))),
+            "command_latency_s": latency_figures(self.load.latencies(("prefix", "slash"))),
             "rss_growth_pct_per_hour": None if growth is None else round(growth, 2),
             "rss_mb": [[at, round(v / 2**20, 1)] for at, v in series(self.samples, "rss_bytes")],
             "fds": series(self.samples, "fds"),

@@ -99,8 +99,9 @@ class Load:
     def everything(self) -> list[Sent]:
         return list(self.sent.values()) + [sent for _, sent in self.slashes.values()]
 
-    def latencies(self) -> list[float]:
-        return [s.answered_at - s.at for s in self.everything() if s.answered_at is not None]
+    def latencies(self, kinds: tuple[str, ...]) -> list[float]:
+        """Sent -> answered, in seconds, for the answered messages of these kinds."""
+        return [s.answered_at - s.at for s in self.everything() if s.answered_at is not None and s.kind in kinds]
 
     def summary(self) -> dict[str, Any]:
         """What was sent and what became of it (unanswered: taken in without a reply, or still waiting)."""
