@@ -163,7 +163,10 @@ async def test_facts_are_extracted_by_a_remote_general_model(make_settings, serv
         await app.set_consent("1001", True)
         msg = IncomingMessage("1001", "ana", "dm-1001", MESSAGE, is_dm=True)
         await app.brain.listen(msg, app.brain.decide(msg))
-        stored = [m["text"] for m in (await app.export("1001"))["memories"]]
+        memories = (await app.export("1001"))["memories"]
+        stored = [m["text"] for m in memories if m["kind"] == "fact"]
+        # ana's own turn is kept whole as her episode; the facts are what the model found in it
+        assert [m["text"] for m in memories if m["kind"] == "episode"] == [MESSAGE]
         # Bob's fact is his to share, "none" is no fact, and the list ended before the rambling.
         assert stored == ["I grow tomatoes on my balcony"]
         assert app.engine.status()["loaded"] == [], "nothing ran in-process"

@@ -63,7 +63,11 @@ async def test_the_models_answer_becomes_the_speakers_facts_and_nothing_else(mak
         assert "Message: Ever since I moved here, tomatoes on the balcony keep me sane. Bob works nights." in seen
         assert "4821" not in seen.split("Facts:")[0], "the secret sentence was shown to the model"
         assert seen.split("Facts:\n- ")[1].startswith("I grow tomatoes"), "the extraction did not run on this prompt"
-        stored = [m["text"] for m in (await app.export("1001"))["memories"]]
+        memories = (await app.export("1001"))["memories"]
+        stored = [m["text"] for m in memories if m["kind"] == "fact"]
+        # ana's own turn is kept as her episode, without its secret; the facts are what the model found in it
+        assert [m["text"] for m in memories if m["kind"] == "episode"] == [MESSAGE.replace(" My bank pin is 4821.", "")]
+        assert not any("4821" in m["text"] for m in memories), "a secret was stored"
         # Bob's fact is his to share, the PIN is a secret, "none" is no fact, and the list ended before the pirate.
         assert stored == ["I grow tomatoes on my balcony"]
     finally:

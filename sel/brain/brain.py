@@ -158,7 +158,7 @@ class Brain:
         """
         now = self.clock()
         memory_hint, consented, profile = await self._take_in(msg, decision, now, again=again or bool(prefill))
-        memories = await self._recall(msg, decision, consented, now)
+        memories = unseen_episodes(await self._recall(msg, decision, consented, now), msg, decision, history)
         mood = mood_of(self._hormones)
         shape = style.shape(profile, get_mode(decision.mode).emoji_budget + mood.emoji_shift)
 
@@ -466,3 +466,17 @@ async def _restyled(
                 yield piece
     if tail := restyler.finish():
         yield tail
+
+
+def unseen_episodes(
+    memories: Sequence[RecalledLike], msg: IncomingMessage, decision: Decision, history: Sequence[Turn]
+) -> tuple[RecalledLike, ...]:
+    """``memories`` without the person's earlier turns the prompt already shows: this message (kept as an
+    episode before recall runs) and the turns still in the conversation history. Repeating them would say
+    the same thing twice and change the prompt's start every turn, costing the model its warm cache."""
+    in_view = {_words(msg.text), _words(decision.route.text)} | {_words(t.text) for t in history if not t.from_sel}
+    return tuple(m for m in memories if m.kind != "episode" or _words(m.text) not in in_view)
+
+
+def _words(text: str) -> str:
+    return " ".join(text.casefold().split())

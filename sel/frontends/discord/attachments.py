@@ -96,7 +96,7 @@ async def read_attachments(message: discord.Message, text: str, limits: VoiceSet
     refused: list[str] = []
     voice_flag = is_voice_message(message.flags.value)
     for attachment in message.attachments:
-        name, kind = attachment.filename, attachment.content_type
+        name, kind = shown_name(attachment.filename), attachment.content_type
         if voice_flag or is_media_attachment(kind, name):
             try:
                 check_audio_limits(attachment.size, attachment.duration, limits)
@@ -129,6 +129,13 @@ async def read_attachments(message: discord.Message, text: str, limits: VoiceSet
     )
 
 
+def shown_name(filename: str) -> str:
+    """A file's name as SEL writes it in one line of chat: whitespace collapsed, long names cut."""
+    name = " ".join(filename.split()) or "a file without a name"
+    return name if len(name) <= MAX_SHOWN_NAME else name[: MAX_SHOWN_NAME - 1] + "…"
+
+
+MAX_SHOWN_NAME = 100
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp"})
 IMAGE_LIMIT = 10 * 1024 * 1024
 
