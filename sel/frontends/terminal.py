@@ -10,6 +10,9 @@ are commands:
     /status       mode, mood and which model wrote the last reply
     /help         this list
     /quit         leave (so does end of input)
+
+The owner's sel.toml is re-read before each line, so an edit applies to the next message; a bad
+edit is refused in one line and the last good settings stay.
 """
 
 from __future__ import annotations
@@ -71,6 +74,7 @@ class Session:
         self.interactive = interactive
         self.history_limit = history_limit
         self.history: list[Turn] = []
+        self.refused: str | None = None  # the sel.toml edit last refused, said once
 
     async def run(self, lines: asyncio.Queue[str | Exception]) -> None:
         if self.interactive:
@@ -79,6 +83,7 @@ class Session:
             text = await self._next_line(lines)
             if text is None:
                 return
+            await self._reload_settings()
             if text.startswith("/"):
                 if text.split()[0] in ("/quit", "/exit"):
                     return
@@ -108,6 +113,19 @@ class Session:
         if reply is not None:
             self.history += [Turn(USER_NAME, text), Turn("SEL", reply, from_sel=True)]
             trim_history(self.history, self.history_limit)
+
+    async def _reload_settings(self) -> None:
+        """Take the owner's sel.toml edits before each line, like the bot's watcher; say a refusal once.
+
+        Read per line rather than polled: nothing uses the settings between lines, and a line
+        then always sees the file as it was when it was typed.
+        """
+        refused = await self.app.reload_settings()
+        if refused is not None and refused != self.refused:
+            self._print(f"sel: edit refused, the last good settings stay: {refused}")
+        elif refused is None and self.refused is not None:
+            self._print("sel: the settings file is fixed; its settings are in effect again")
+        self.refused = refused
 
     def _print(self, text: str) -> None:
         self.stdout.write(text + "\n")

@@ -57,7 +57,8 @@ class Conversation(commands.Cog):
         self.clock = clock
         self.history = ConversationLog(settings.history_limit)
         self.responder = Responder(bot, app, settings, self.history)
-        self.lanes = Lanes(self._answer, self._listen_only)
+        # Staleness is checked on arrival (on_message) and again when a waiting message's turn comes.
+        self.lanes = Lanes(self._answer, self._listen_only, stale=lambda job: self._stale(job.message))
         self.checkins = CheckinBook(settings)
         self._fetched: set[int] = set()
         self._ticker: asyncio.Task[None] | None = None
@@ -90,7 +91,7 @@ class Conversation(commands.Cog):
 
     async def _consider(self, message: discord.Message, me: discord.ClientUser) -> None:
         """Decide once; stay silent, or read the attachments and queue a reply."""
-        incoming = incoming_of(message, me, reply_to_sel=self._replies_to_sel(message, me))
+        incoming = incoming_of(message, me, reply_to_sel=self._replies_to_sel(message, me), name=self._name)
         if not incoming.text.strip() and not incoming.attachments:
             return
         decision = self.app.brain.decide(incoming, now=self.clock())
@@ -140,7 +141,8 @@ class Conversation(commands.Cog):
         self.checkins.sel_spoke(job.message.channel.id, self.clock())
 
     async def _listen_only(self, job: Job) -> None:
-        """A waiting message replaced by a newer one: SEL learns from it but does not answer it."""
+        """A waiting message replaced by a newer one, pushed out of line, or stale by its turn: SEL
+        learns from it but does not answer it."""
         try:
             await self.app.brain.listen(job.incoming, job.decision)
         except Exception:
@@ -199,11 +201,16 @@ class Conversation(commands.Cog):
         resolved = reference.resolved
         return bool(entry and entry.from_sel) or (isinstance(resolved, discord.Message) and resolved.author.id == me.id)
 
+    @property
+    def _name(self) -> str:
+        """SEL's name from sel.toml, read per message so an edit applies to the next one."""
+        return self.app.owner_settings.name
+
     # ---- history --------------------------------------------------------------------------------
 
     async def _remember(self, message: discord.Message, me: discord.ClientUser) -> None:
         await self._read_recent(message, me)
-        self.history.record(message.channel.id, entry_of(message, me))
+        self.history.record(message.channel.id, entry_of(message, me, self._name))
         self.checkins.saw_message(message.channel.id, self.clock(), to_sel=False)
 
     async def _read_recent(self, message: discord.Message, me: discord.ClientUser) -> None:
@@ -220,7 +227,7 @@ class Conversation(commands.Cog):
             log.info("could not read the history of channel %s: %s", channel.id, err)
             return
         for m in reversed(fetched):
-            self.history.record(channel.id, entry_of(m, me))
+            self.history.record(channel.id, entry_of(m, me, self._name))
         if len(fetched) >= limit:
             self.history.mark_cut(channel.id)
 
@@ -234,7 +241,7 @@ class Conversation(commands.Cog):
         me = self.bot.user
         if me is None or payload.message.author.id == me.id:
             return  # SEL's own streaming edits: its history holds the final text already
-        self.history.update(payload.channel_id, payload.message_id, clean_text(payload.message, me))
+        self.history.update(payload.channel_id, payload.message_id, clean_text(payload.message, me, self._name))
 
     @commands.Cog.listener()
     async def on_typing(self, channel: discord.abc.Messageable, user: object, when: object) -> None:

@@ -11,32 +11,35 @@ from sel.domain import AttachmentInfo, IncomingMessage
 from sel.frontends.discord.attachments import AttachmentText
 from sel.frontends.discord.history import Entry
 from sel.frontends.discord.reasoning import is_reasoning_post
+from sel.owner_settings import DEFAULT_NAME
 
 BARE_MENTION = "(mentions SEL without saying anything else)"
 
 
-def clean_text(message: discord.Message, me: discord.ClientUser) -> str:
-    """Message text with SEL's mention turned into its name and other user mentions readable."""
+def clean_text(message: discord.Message, me: discord.ClientUser, name: str = DEFAULT_NAME) -> str:
+    """Message text with SEL's mention turned into ``name`` (sel.toml's) and other user mentions readable."""
     # "@SEL my turtle is called Shelly": the leading mention only addresses SEL
     text = re.sub(rf"^\s*<@!?{me.id}>[\s,:]*", "", message.content)
-    text = re.sub(rf"<@!?{me.id}>", "SEL", text)
+    text = re.sub(rf"<@!?{me.id}>", lambda _: name, text)  # a function: the name is text, not a pattern
     for user in message.mentions:
         if user.id != me.id:
             text = re.sub(rf"<@!?{user.id}>", f"@{user.display_name}", text)
     return text.strip()
 
 
-def entry_of(message: discord.Message, me: discord.ClientUser) -> Entry:
+def entry_of(message: discord.Message, me: discord.ClientUser, name: str = DEFAULT_NAME) -> Entry:
     """``message`` as a line of SEL's conversation history (SEL's reasoning posts have no text: prompts skip them)."""
     reference = message.reference.message_id if message.reference is not None else None
     from_sel = message.author.id == me.id
-    text = "" if is_reasoning_post(message.content, from_sel) else clean_text(message, me)
+    text = "" if is_reasoning_post(message.content, from_sel) else clean_text(message, me, name)
     return Entry(message.id, message.author.id, message.author.display_name, text, from_sel, reference)
 
 
-def incoming_of(message: discord.Message, me: discord.ClientUser, *, reply_to_sel: bool) -> IncomingMessage:
+def incoming_of(
+    message: discord.Message, me: discord.ClientUser, *, reply_to_sel: bool, name: str = DEFAULT_NAME
+) -> IncomingMessage:
     """What the brain decides on: the text as posted and the attachments' names, types and sizes."""
-    text = clean_text(message, me)
+    text = clean_text(message, me, name)
     mentioned = me in message.mentions
     if not text and mentioned:
         text = BARE_MENTION  # "@SEL" alone (or with only files) still deserves an answer

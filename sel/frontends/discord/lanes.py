@@ -32,7 +32,8 @@ class Lanes:
     earlier ones are taken in without a reply: they are in the context of the newest).
     Different people are answered in the order they wrote. At most ``max_waiting`` people
     wait per channel; past that the longest-waiting message is taken in without a reply, so
-    a flood never grows without bound.
+    a flood never grows without bound. A waiting message that is ``stale`` by its turn (the
+    conversation has moved past it) is taken in without a reply too.
     """
 
     def __init__(
@@ -40,9 +41,11 @@ class Lanes:
         run: Callable[[Job], Coroutine[object, object, None]],
         superseded: Callable[[Job], Coroutine[object, object, None]],
         max_waiting: int = 5,
+        stale: Callable[[Job], bool] = lambda job: False,
     ) -> None:
         self._run = run
         self._superseded = superseded
+        self._stale = stale
         self.max_waiting = max_waiting
         self.running: dict[int, asyncio.Task[None]] = {}
         self.pending: dict[int, OrderedDict[str, Job]] = {}
@@ -58,10 +61,14 @@ class Lanes:
         if older is None and len(waiting) > self.max_waiting:
             _, older = waiting.popitem(last=False)
         if older is not None:
-            # The loop keeps only weak references to tasks: hold this one until it is done.
-            task = asyncio.get_running_loop().create_task(self._superseded(older))
-            self._side_tasks.add(task)
-            task.add_done_callback(self._side_tasks.discard)
+            self._take_in(older)
+
+    def _take_in(self, job: Job) -> None:
+        """Let SEL learn from a waiting message it will not answer."""
+        # The loop keeps only weak references to tasks: hold this one until it is done.
+        task = asyncio.get_running_loop().create_task(self._superseded(job))
+        self._side_tasks.add(task)
+        task.add_done_callback(self._side_tasks.discard)
 
     def _start(self, channel_id: int, job: Job) -> None:
         task = asyncio.get_running_loop().create_task(self._run(job), name=f"sel-reply-{channel_id}")
@@ -76,10 +83,25 @@ class Lanes:
         if not waiting or task.cancelled():
             self.pending.pop(channel_id, None)
             return
-        _, job = waiting.popitem(last=False)
+        job = self._next_fresh(waiting)
         if not waiting:
             del self.pending[channel_id]
-        self._start(channel_id, job)
+        if job is not None:
+            self._start(channel_id, job)
+
+    def _next_fresh(self, waiting: OrderedDict[str, Job]) -> Job | None:
+        """The longest-waiting message still worth answering; the stale ones before it are taken in.
+
+        Age is checked again here, not only on arrival: on a slow machine a message can wait in
+        line for minutes, and a late answer to a conversation that moved on is worse than none.
+        """
+        while waiting:
+            _, job = waiting.popitem(last=False)
+            if not self._stale(job):
+                return job
+            log.debug("message %s went stale while waiting: taken in without a reply", job.message.id)
+            self._take_in(job)
+        return None
 
     async def cancel_all(self) -> None:
         self.pending.clear()

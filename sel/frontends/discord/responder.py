@@ -193,7 +193,7 @@ class Responder:
         if reference is not None and reference.message_id is not None and me is not None:
 
             async def fetch(message_id: int) -> Entry:
-                return entry_of(await channel.fetch_message(message_id), me)
+                return entry_of(await channel.fetch_message(message_id), me, self.app.owner_settings.name)
 
             chain = await reply_chain(reference.message_id, lambda i: self.history.find(channel.id, i), fetch)
             turns = to_turns(self.history.since_start(channel.id, chain), cut=False)  # a reset holds here too
