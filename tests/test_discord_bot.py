@@ -33,7 +33,7 @@ async def test_mention_gets_a_streamed_reply_edited_at_most_once_per_interval(se
     bot = await sel_env(SEL_MAX_NEW_TOKENS="3500", SEL_CTX="4096", SEL_EDIT_INTERVAL="0.4", SEL_MODE="deep_focus")
     ask = "tell me a long story please, with lots of detail about the turtles and the tea and the trains"
     await standin.send_message(standin.general.id, standin.alice, f"{mention(bot)} {ask}")
-    msgs = await replies_in(standin, standin.general.id, timeout=60)
+    msgs = await replies_in(standin, standin.general.id, timeout=240)
     await standin.wait_for(lambda: not bot.conversation.lanes.running, 30, what="the reply task to end")
     msgs = standin.bot_messages(standin.general.id)
     first = msgs[0]

@@ -108,8 +108,8 @@ async def test_no_message_sel_sends_or_edits_can_ping_everyone_here_or_roles(sel
     await standin.wait_for(lambda: not bot.conversation.lanes.running, 240, what="the long reply to finish")
     dm = standin.dm_channel(standin.bob)
     await standin.send_message(dm.id, standin.bob, "hey, are you around? @everyone")
-    await replies_in(standin, dm.id, timeout=60)
-    await standin.wait_for(lambda: not bot.conversation.lanes.running, 60, what="the DM reply to finish")
+    await replies_in(standin, dm.id, timeout=240)
+    await standin.wait_for(lambda: not bot.conversation.lanes.running, 240, what="the DM reply to finish")
 
     # A check-in after a lull (SEL_CHECKINS=1, time moved on by the injected clock).
     checkins_before = len(standin.bot_messages(ch))
