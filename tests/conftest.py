@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +12,8 @@ import pytest
 from sel.config import Settings, default_models_dir, load_settings
 from sel.llm.engine import Engine
 from tests.gguf_fixtures import SIMPLE_CHAT_TEMPLATE, write_tiny_llama
+
+SelRunner = Callable[..., tuple[int, str, str]]  # `sel ARGS...` in-process: (exit code, stdout, stderr)
 
 pytest_plugins = ["tests.standin.fixtures", "tests.discord_fixtures", "tests.ci_requirements"]
 
@@ -74,3 +77,23 @@ def engine_factory(make_settings: Callable[..., Settings]) -> Iterator[Callable[
     yield make
     for engine in engines:
         engine.close()
+
+
+@pytest.fixture
+def sel(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> SelRunner:
+    """Run `sel ARGS...` in-process against a temp data dir; return (exit code, stdout, stderr)."""
+    from sel.cli import main
+    from sel.config import DEFAULT_EMBED_DIR
+
+    monkeypatch.chdir(tmp_path)  # no stray .env
+    for name in [n for n in os.environ if n.startswith("SEL_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("SEL_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("SEL_EMBED_MODEL", str(default_models_dir() / DEFAULT_EMBED_DIR))
+
+    def run(*args: str) -> tuple[int, str, str]:
+        code = main(list(args))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run

@@ -11,7 +11,6 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from sel.cli import main
 from sel.config import DEFAULT_EMBED_DIR, default_models_dir
 from tests.cli_runner import REPO, run_sel
 
@@ -36,23 +35,6 @@ HOLDER = textwrap.dedent(
     print("closed", flush=True)
     """
 )
-
-
-@pytest.fixture
-def sel(tmp_path, monkeypatch, capsys):
-    """Run `sel ARGS...` in-process against a temp data dir; return (exit code, stdout, stderr)."""
-    monkeypatch.chdir(tmp_path)  # no stray .env
-    for name in [n for n in os.environ if n.startswith("SEL_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("SEL_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("SEL_EMBED_MODEL", str(default_models_dir() / DEFAULT_EMBED_DIR))
-
-    def run(*args: str) -> tuple[int, str, str]:
-        code = main(list(args))
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
 
 
 def test_add_refuses_without_consent_with_exit_code_3_and_one_line(sel):

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from sel.cli import main
 from sel.config import DEFAULT_EMBED_DIR, default_models_dir
 from sel.memory.embeddings import shared_embedder
 from sel.memory.records import MAX_IMPORT_BYTES
@@ -24,21 +23,10 @@ def embedder():
 
 
 @pytest.fixture
-def sel(tmp_path, monkeypatch, capsys):
-    """Run `sel ARGS...` in-process against a temp data dir (user 7 has opted in); return (code, stdout, stderr)."""
-    monkeypatch.chdir(tmp_path)  # no stray .env
-    for name in [n for n in os.environ if n.startswith("SEL_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("SEL_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("SEL_EMBED_MODEL", str(EMBED_DIR))
-
-    def run(*args: str) -> tuple[int, str, str]:
-        code = main(list(args))
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    assert run("memory", "consent", "7", "on")[0] == 0
-    return run
+def sel(sel):
+    """The in-process `sel` runner (tests/conftest.py), with user 7 opted in."""
+    assert sel("memory", "consent", "7", "on")[0] == 0
+    return sel
 
 
 def memories(sel) -> list[dict]:
