@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import types
 from typing import Any
 
 import numpy as np
@@ -29,3 +30,42 @@ def test_documents_embed_the_same_alone_or_in_a_length_sorted_batch() -> None:
     assert batch.shape == (3, embedder.dim)
     np.testing.assert_allclose(batch, alone, atol=1e-4)
     np.testing.assert_allclose(np.linalg.norm(batch, axis=1), 1.0, atol=1e-5)
+
+
+def test_a_bulk_embedding_split_across_workers_gives_the_vectors_one_worker_gives() -> None:
+    texts = [f"memory {i}: my friend number {i} lives {'very ' * (i % 7)}far away" for i in range(200)]
+    alone = Embedder(EMBED_DIR, workers=1).embed_documents(texts, batch_size=16)
+    split = Embedder(EMBED_DIR, workers=3).embed_documents(texts, batch_size=16)
+    assert split.shape == (200, 384)
+    np.testing.assert_allclose(split, alone, atol=1e-5)
+    assert not np.isnan(split).any()
+
+
+def test_a_bulk_embedding_runs_model_calls_at_once_each_on_one_thread() -> None:
+    """Concurrent single-threaded calls on one session beat one call on two threads (see the module's docstring)."""
+    import threading
+    import time
+
+    embedder = Embedder(EMBED_DIR, workers=2)
+    onnx_model: Any = embedder._model.model
+    session = onnx_model.model
+    assert session.get_session_options().intra_op_num_threads == 1
+    running, most = 0, 0
+    lock = threading.Lock()
+    real_run = session.run
+
+    def counting_run(*args: Any, **kwargs: Any) -> Any:
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        try:
+            time.sleep(0.02)  # long enough for the other worker's call to start
+            return real_run(*args, **kwargs)
+        finally:
+            with lock:
+                running -= 1
+
+    onnx_model.model = types.SimpleNamespace(run=counting_run, get_inputs=session.get_inputs)
+    embedder.embed_documents([f"text {i}" for i in range(64)], batch_size=8)
+    assert most == 2

@@ -98,3 +98,28 @@ def test_the_index_grows_past_its_initial_capacity():
     index.put([0, 5000, 9000], vectors)
     assert index.extent == 9001 and index.live_count == 3
     assert index.search(vectors[2], {0, 5000, 9000}, k=1)[0][0] == 9000
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda data: data[:-8],  # an array cut short under an intact header
+        lambda data: b"\x93NUMPZ" + data[6:],  # not an .npy file at all
+        lambda data: data.replace(b"'descr': '<f4'", b"'descr': '|O' ", 1),  # objects instead of floats
+    ],
+    ids=["cut short", "bad magic", "object array"],
+)
+def test_a_vector_file_that_matches_its_checksum_but_not_its_format_is_refused(tmp_path, crowded, damage):
+    """A checksum only proves the file is the one described; its content must still be a plain float array."""
+    import orjson
+
+    index, *_ = crowded
+    index.save(tmp_path, {0: ("m0", 1)})
+    vectors = next(tmp_path.glob("vectors-*.npy"))
+    vectors.write_bytes(damage(vectors.read_bytes()))
+    meta = orjson.loads((tmp_path / "index.json").read_bytes())
+    data = vectors.read_bytes()
+    meta["vectors"].update(bytes=len(data), crc32=__import__("zlib").crc32(data))
+    (tmp_path / "index.json").write_bytes(orjson.dumps(meta))
+    with pytest.raises(IndexUnavailable, match="is damaged"):
+        VectorIndex.load(tmp_path)

@@ -3,6 +3,12 @@
 One :class:`Embedder` per model folder per process (:func:`shared_embedder`); query
 embeddings are kept in an LRU cache of 1000 entries. All methods block (ONNX Runtime):
 async callers run them in a thread.
+
+Each model call runs on one thread, and a bulk embedding (imports, index rebuilds) runs several
+calls at once on the same session, one per core. Measured on this 2-core machine (MiniLM int8,
+2 000 memory-like texts of 56 characters in batches of 32): one session with two threads 488-492
+texts/s; the same session single-threaded, two calls at once, 528-554/s. A query is one short
+text, which a second thread does not speed up (p50 3.9-4.1 ms with one thread or two).
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import threading
 import types
 from collections import OrderedDict
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,6 +34,7 @@ log = logging.getLogger(__name__)
 DIM = 384
 QUERY_CACHE_SIZE = 1000
 EMBED_BATCH = 32
+MAX_BULK_WORKERS = 4  # model calls at once in a bulk embedding: beyond this, memory bandwidth gains little
 MODEL_FILES = ("model.onnx", "tokenizer.json", "config.json", "special_tokens_map.json", "tokenizer_config.json")
 # The name fastembed registers the local model under; it never leaves this process.
 _MODEL_NAME = "sel/all-MiniLM-L6-v2-int8-local"
@@ -51,10 +59,20 @@ class Embedder:
 
     dim = DIM
 
-    def __init__(self, model_dir: Path, *, threads: int | None = None, cache_size: int = QUERY_CACHE_SIZE) -> None:
+    def __init__(
+        self,
+        model_dir: Path,
+        *,
+        workers: int | None = None,
+        cache_size: int = QUERY_CACHE_SIZE,
+    ) -> None:
+        """``workers``: model calls run at once for a bulk embedding (default: one per core, at most 4)."""
         check_model_dir(model_dir)
         self.model_dir = model_dir
-        self._model = _load(model_dir, threads)
+        self._model = _load(model_dir, threads=1)
+        self.workers = max(1, workers if workers is not None else min(MAX_BULK_WORKERS, os.cpu_count() or 1))
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = cache_size
         self._cache_lock = threading.Lock()
@@ -65,15 +83,32 @@ class Embedder:
         """Embeddings of ``texts`` as a float32 array of shape (len(texts), dim); not cached."""
         import numpy as np
 
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
+        vectors = np.empty((len(texts), self.dim), dtype=np.float32)
         # Batches of similar length waste less work on padding (measured: ~10 % faster than unsorted 64s).
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        embedded = self._model.embed([texts[i] for i in order], batch_size=batch_size)
-        vectors = np.empty((len(texts), self.dim), dtype=np.float32)
-        for position, vector in zip(order, embedded, strict=True):
-            vectors[position] = vector
+        batches = [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
+        if len(batches) < 2 or self.workers < 2:
+            self._embed_batches(texts, batches, vectors)
+        else:
+            # Every share gets every n-th batch, so each holds short and long texts alike.
+            shares = [batches[worker :: self.workers] for worker in range(self.workers)]
+            pool = self._bulk_pool()
+            for done in [pool.submit(self._embed_batches, texts, share, vectors) for share in shares]:
+                done.result()
         return _normalized(vectors)
+
+    def _embed_batches(self, texts: Sequence[str], batches: list[list[int]], vectors: np.ndarray) -> None:
+        """Embed each batch of positions into ``vectors`` (the batches of different calls never overlap)."""
+        for batch in batches:
+            embedded = self._model.embed([texts[i] for i in batch], batch_size=len(batch))
+            for position, vector in zip(batch, embedded, strict=True):
+                vectors[position] = vector
+
+    def _bulk_pool(self) -> ThreadPoolExecutor:
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="sel-embed")
+            return self._pool
 
     def embed_query(self, text: str) -> np.ndarray:
         """The embedding of one query, from the LRU cache when it was asked recently (read-only array)."""
@@ -109,7 +144,7 @@ def shared_embedder(model_dir: Path) -> Embedder:
         return embedder
 
 
-def _load(model_dir: Path, threads: int | None) -> TextEmbedding:
+def _load(model_dir: Path, threads: int) -> TextEmbedding:
     # fastembed consults the hub unless told it is offline; this machine has no hub to reach.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from fastembed import TextEmbedding

@@ -221,10 +221,10 @@ class VectorIndex:
             meta = orjson.loads(meta_path.read_bytes())
             dim, extent = int(meta["dim"]), int(meta["extent"])
             entries: Entries = {int(label): (str(mid), int(version)) for label, mid, version in meta["entries"]}
-            if meta["format"] != FORMAT or not all(0 <= label < extent for label in entries):
+            if meta["format"] != FORMAT or (entries and not (min(entries) >= 0 and max(entries) < extent)):
                 raise ValueError("unexpected format or label")
             graph_path = _verified(directory, meta["graph"])
-            vectors = np.load(io.BytesIO(_verified_bytes(directory, meta["vectors"])), allow_pickle=False)
+            vectors = _npy_view(_verified_bytes(directory, meta["vectors"]))
         except (OSError, ValueError, KeyError, TypeError, orjson.JSONDecodeError) as err:
             raise IndexUnavailable(f"is damaged ({err})") from None
         if vectors.shape != (extent, dim) or vectors.dtype != np.float32:
@@ -273,6 +273,24 @@ def _placeholders(rows: np.ndarray, dim: int) -> np.ndarray:
     for i, label in enumerate(rows.tolist()):
         out[i] = np.random.default_rng(label).standard_normal(dim)
     return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+
+def _npy_view(data: bytes) -> np.ndarray:
+    """The array an .npy file's bytes hold, read in place (np.load would copy a 100k-memory index once more)."""
+    import numpy as np
+
+    stream = io.BytesIO(data)
+    version = np.lib.format.read_magic(stream)
+    if version == (1, 0):
+        shape, fortran, dtype = np.lib.format.read_array_header_1_0(stream)
+    elif version == (2, 0):
+        shape, fortran, dtype = np.lib.format.read_array_header_2_0(stream)
+    else:
+        raise ValueError(f"vector file has .npy version {version}")
+    count = int(np.prod(shape))
+    if fortran or dtype.hasobject or len(data) - stream.tell() != count * dtype.itemsize:
+        raise ValueError("vector file does not hold a plain array of its stated shape")
+    return np.frombuffer(data, dtype=dtype, count=count, offset=stream.tell()).reshape(shape)
 
 
 def _describe(path: Path) -> dict[str, Any]:

@@ -97,6 +97,8 @@ def reconcile(core: StoreCore, entries: Entries) -> int:
     index.remove([label for label in stale if label not in state.by_label])
     if missing:
         log.info("memory index: embedding %d records it did not have", len(missing))
+        # Sorted by length across all batches, not only within one: less padding (a rebuild is all this).
+        missing.sort(key=lambda m: len(m.text))
     for start in range(0, len(missing), STORE_BATCH):
         batch = missing[start : start + STORE_BATCH]
         vectors = core.embed([m.text for m in batch])

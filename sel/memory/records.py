@@ -160,7 +160,7 @@ class Memory:
             version,
             slot,
             float(said_at),
-            history=tuple(PastVersion.from_json(past) for past in history),
+            history=tuple(PastVersion.from_json(past) for past in history) if history else (),
             scope=parse_scope(scope),
             kind=kind,
             channel=channel,

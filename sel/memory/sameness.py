@@ -37,6 +37,8 @@ def same_fact(a: str, b: str, cosine: float) -> bool:
         return " ".join(a.casefold().split()) == " ".join(b.casefold().split())
     if first.words == second.words:
         return True
+    if cosine < NEAR_DUPLICATE_SIMILARITY:
+        return False  # rule 3 needs the embeddings to agree, and rule 2 says no anyway; cheaper first
     if Counter(first.words) != Counter(second.words):
         return False
     details = first.details | second.details

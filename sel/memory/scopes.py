@@ -62,9 +62,9 @@ def merged(one: str, other: str) -> str:
 
 def parse_scope(value: str) -> str:
     """A scope as written in an import line or a stored record; ValueError if it is not one."""
-    words = value.split()
     if value in (ANY, DM):
         return value
+    words = value.split()
     if words and all(_GUILD.fullmatch(word) for word in words):
         return " ".join(sorted(set(words)))
     raise ValueError(f'scope {value[:40]!r} is not "any", "dm" or "guild:<server id>"')
