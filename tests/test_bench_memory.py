@@ -17,6 +17,9 @@ def test_the_bench_measures_imports_single_adds_a_real_rebuild_and_recall_percen
     assert 115 <= result["memories_stored"] <= 126, "every user's generated memories were imported"
     assert result["insert_per_second"] > 0 and result["import_seconds"] > 0
     assert result["insert_single_per_second"] > 0
+    # CPU per memory bounds the rate on any machine: an import costs at least the embedding of its text.
+    assert result["import_cpu_ms_per_memory"] > 0 and result["embed_cpu_ms_per_text"] > 0
+    assert result["cores"] >= 1
     # The rebuild re-embeds everything the store holds: the imports plus the single adds.
     assert result["memories_before_rebuild"] >= result["memories_stored"]
     assert result["rebuild_memories"] == result["memories_before_rebuild"]
