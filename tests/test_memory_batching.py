@@ -76,3 +76,36 @@ def test_an_index_rebuilt_from_the_records_in_batches_recalls_as_before(tmp_path
     with MemoryStore.open(tmp_path, EMBED_DIR, clock=lambda: NOW) as store:
         assert store.stats()["index_live"] == stored
         assert _recalled(store) == before
+
+
+def test_an_import_stops_at_the_batch_after_consent_is_withdrawn_and_leaves_no_worker(
+    tmp_path: Path, texts: list[str]
+) -> None:
+    """Imports embed the next batch while writing one: a withdrawal during that embedding still stops the import."""
+    import threading
+
+    from sel.errors import ConsentError
+    from sel.memory.writes import IMPORT_STEP
+
+    path = tmp_path / "import.jsonl"
+    path.write_bytes(b"".join(orjson.dumps({"text": text}) + b"\n" for text in texts))
+    with MemoryStore.open(tmp_path / "store", EMBED_DIR, clock=lambda: NOW) as store:
+        store.set_consent(USER, True)
+        core = store._core
+        real_embed, calls = core.embed, []
+
+        def embed_then_withdraw(batch: list[str]):  # the third batch's embedding: two are written by then
+            calls.append(len(batch))
+            vectors = real_embed(batch)
+            if len(calls) == 3:
+                store.set_consent(USER, False)
+            return vectors
+
+        core.embed = embed_then_withdraw  # type: ignore[method-assign]
+        with pytest.raises(ConsentError):
+            store.import_jsonl(USER, path)
+        # The fourth batch was already embedding (one ahead) when the third was refused; none after it.
+        assert len(texts) > 4 * IMPORT_STEP and len(calls) == 4, "the import stopped instead of embedding on"
+        kept = {m.text for m in store.user_records(USER).memories}
+        assert kept == set(texts[: 2 * IMPORT_STEP]), "the batches written before the withdrawal, and nothing after"
+        assert not [t for t in threading.enumerate() if t.name.startswith("sel-import")], "no embedding left running"

@@ -32,7 +32,7 @@ SNAPSHOT_MIN_CHANGES = 1000  # index changes before a snapshot is due (bounds re
 SNAPSHOT_FRACTION = 0.25  # ... and at least this share of the index, so big bulk loads do not rewrite it often
 SNAPSHOT_MAX_AGE_SECONDS = 1800.0  # a checkpoint saves even a few changes once the snapshot is this old
 COMPACT_MIN_LINES = 1000
-STORE_BATCH = 256  # memories embedded and written per batch by imports and index rebuilds
+STORE_BATCH = 256  # memories embedded per batch by index rebuilds
 
 
 class StoreCore:

@@ -1,21 +1,23 @@
 """Storing memories: where each new fact goes (new, an update of its slot, or a duplicate) and writing it.
 
-Every writer ends in :func:`store_drafts`: the texts are embedded outside the lock (the slow
-part), then, under the lock, consent is checked again, each fact is placed, and the log is
-fsync'd before it returns. Whether two texts state the same fact is sel.memory.sameness's call.
+Every writer ends in :func:`write_drafts`: the texts are embedded outside the lock (the slow
+part; an import embeds its next batch while writing one), then, under the lock, consent is
+checked again, each fact is placed, and the log is fsync'd before it returns. Whether two
+texts state the same fact is sel.memory.sameness's call.
 """
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sel.memory.admission import checked_text
 from sel.memory.consent_book import consent_error, require_consent
-from sel.memory.core import STORE_BATCH, StoreCore
+from sel.memory.core import StoreCore
 from sel.memory.episodes import next_turn, same_episode
 from sel.memory.extraction import Fact, fact_from_text, keywords
 from sel.memory.import_format import read_import_file
@@ -27,6 +29,7 @@ from sel.memory.state import put_event
 if TYPE_CHECKING:
     import numpy as np
 
+IMPORT_STEP = 64  # memories an import embeds in one step (two model calls of 32, one per core on two cores)
 DUPLICATE_CANDIDATES = 8  # the user's nearest memories checked for being the same fact as a new one
 
 
@@ -71,24 +74,51 @@ def import_jsonl(core: StoreCore, user_id: str, path: Path, *, skip_refused: boo
     """Store every memory in a JSON-lines file (see sel.memory.import_format), in batches."""
     require_consent(core, user_id)
     checked = read_import_file(path, skip_refused=skip_refused)
+    drafts = [
+        draft(fact_from_text(item.text, hard=item.hard), item.tags, created_at=item.created_at, scope=item.scope)
+        for item in checked.items
+    ]
     outcomes: list[Outcome] = []
-    for start in range(0, len(checked.items), STORE_BATCH):
-        drafts = [
-            draft(fact_from_text(item.text, hard=item.hard), item.tags, created_at=item.created_at, scope=item.scope)
-            for item in checked.items[start : start + STORE_BATCH]
-        ]
-        outcomes += store_drafts(core, user_id, drafts, now, require_consent=True)
+    for batch, vectors in embedded_ahead(core, drafts):
+        outcomes += write_drafts(core, user_id, batch, vectors, now, require_consent=True)
     return ImportResult(checked.lines, tuple(outcomes), tuple(checked.refused))
+
+
+def embedded_ahead(
+    core: StoreCore, drafts: list[Draft], size: int = IMPORT_STEP
+) -> Iterator[tuple[list[Draft], np.ndarray]]:
+    """``drafts`` in batches of ``size``, each with its vectors; the next batch embeds while the caller writes one.
+
+    Placing and writing a batch runs on one core while the embedder's calls wait for it; overlapping
+    the two keeps both cores busy through a long import.
+    """
+    batches = [drafts[start : start + size] for start in range(0, len(drafts), size)]
+    if not batches:
+        return
+    with ThreadPoolExecutor(1, thread_name_prefix="sel-import") as ahead:
+        pending = ahead.submit(core.embed, [d.text for d in batches[0]])
+        for i, batch in enumerate(batches):
+            vectors = pending.result()
+            if i + 1 < len(batches):
+                pending = ahead.submit(core.embed, [d.text for d in batches[i + 1]])
+            yield batch, vectors  # closed early (consent withdrawn): leaving the pool waits for the embedding
 
 
 def store_drafts(
     core: StoreCore, user_id: str, drafts: list[Draft], now: float, *, require_consent: bool
 ) -> list[Outcome]:
-    """Place and write ``drafts``; durable when this returns.
+    """Embed, place and write ``drafts``; durable when this returns (see :func:`write_drafts`)."""
+    vectors = core.embed([d.text for d in drafts])  # outside the lock: the slow part
+    return write_drafts(core, user_id, drafts, vectors, now, require_consent=require_consent)
+
+
+def write_drafts(
+    core: StoreCore, user_id: str, drafts: list[Draft], vectors: np.ndarray, now: float, *, require_consent: bool
+) -> list[Outcome]:
+    """Place and write embedded ``drafts``; durable when this returns.
 
     If consent was withdrawn while embedding: ConsentError with ``require_consent``, else nothing stored.
     """
-    vectors = core.embed([d.text for d in drafts])  # outside the lock: the slow part
     with core.lock:
         core.check_open()
         if user_id not in core.state.consent:
