@@ -361,7 +361,7 @@ def test_why_explains_only_the_last_message_in_the_asking_channel(settings):
 
 
 def test_why_forgets_the_least_recently_active_channels(settings, monkeypatch):
-    monkeypatch.setattr("sel.brain.brain.DECISIONS_KEPT", 3)
+    monkeypatch.setattr("sel.brain.recent_channels.DECISIONS_KEPT", 3)
     brain = make_brain(settings)
     for channel in ("a", "b", "c"):
         brain.decide(IncomingMessage("1", "ana", channel, "hello there sel"))

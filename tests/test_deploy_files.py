@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 import yaml
 
-from sel.config import DEFAULT_GGUF, load_settings
+from sel.config import load_settings
+from sel.config_paths import DEFAULT_GGUF
 
 REPO = Path(__file__).resolve().parents[1]
 SERVER_URL = "http://llama:8080/v1"

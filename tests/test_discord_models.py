@@ -18,7 +18,7 @@ import pytest
 from sel.app import open_app
 from sel.config import DEFAULT_EMBED_DIR, Settings, default_models_dir
 from sel.domain import IncomingMessage
-from sel.frontends.discord.commands import NO_OWNER
+from sel.frontends.discord.command_errors import NO_OWNER
 from sel.model_choice import FILE_NAME, SavedChoice, apply_saved, save_choice
 from tests.discord_fixtures import mention, prefix, replies_in, slash
 from tests.fault_proxy import FaultProxy

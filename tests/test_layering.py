@@ -19,6 +19,9 @@ BOTTOM = {
     "sel.domain",
     "sel.errors",
     "sel.config",
+    "sel.config_paths",  # sel.config's parts: default paths, the slices, the environment readers
+    "sel.config_slices",
+    "sel.config_values",
     "sel.env_reader",
     "sel.atomic_files",
     "sel.undecodable",
@@ -50,6 +53,7 @@ def layer_of(module: str) -> tuple[str, str]:
             return "backend", backend
     app_layer = (("sel.app", "app"), ("sel.model_choice", "app"))  # the model switch is part of the composition root
     app_layer += (("sel.owner_file", "app"),)  # sel.toml on disk: loaded, watched and edited by the app
+    app_layer += (("sel.app_door", "app"), ("sel.app_voice", "app"), ("sel.app_data_rights", "app"))  # App and parts
     for prefix, layer in (("sel.brain", "brain"), *app_layer, ("sel.cli", "cli"), ("sel.__main__", "cli")):
         if module == prefix or module.startswith(prefix + "."):
             return layer, prefix

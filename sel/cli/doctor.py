@@ -12,7 +12,8 @@ import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from sel.config import Settings, check_gguf
+from sel.config import Settings
+from sel.config_paths import check_gguf
 from sel.errors import ModelError, render_error
 
 

@@ -22,7 +22,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from sel.config import DEFAULT_EMBED_DIR, DEFAULT_GGUF, DEFAULT_PIPER, DEFAULT_STT, Settings, folder_error
+from sel.config import Settings
+from sel.config_paths import DEFAULT_EMBED_DIR, DEFAULT_GGUF, DEFAULT_PIPER, DEFAULT_STT, folder_error
 from sel.errors import ModelError
 
 log = logging.getLogger(__name__)

@@ -32,7 +32,8 @@ from sel.errors import InputError, SelError, render_error
 from sel.undecodable import replace_undecodable
 
 if TYPE_CHECKING:
-    from sel.app import App, Status
+    from sel.app import App
+    from sel.app_door import Status
 
 DIM, RESET = "\x1b[2m", "\x1b[0m"  # the model's reasoning, shown faint in a terminal
 CONVERSATION = "terminal"

@@ -16,7 +16,8 @@ from collections.abc import AsyncGenerator, Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sel.config import LlmSettings, check_gguf
+from sel.config_paths import check_gguf
+from sel.config_slices import LlmSettings
 from sel.domain import GenerationStats, PromptPlan, Thought
 from sel.errors import ModelError
 from sel.llm.generation import ReplyGenerator, Request

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sel.config import LlmSettings, check_gguf
+from sel.config_paths import check_gguf
+from sel.config_slices import LlmSettings
 from sel.errors import ModelError
 from sel.llm import kvstate
 from sel.llm.prompt import ChatTemplateFormat, PromptFormat, TranscriptFormat

@@ -6,23 +6,14 @@ can fix, is answered by :meth:`SelCommands.cog_command_error`, for both kinds of
 
 from __future__ import annotations
 
-import io
-import json
-import logging
-from typing import Any
-
-import discord
 from discord import app_commands
 from discord.ext import commands
 
-from sel.app import App, Status
+from sel.app import App
+from sel.app_door import Status
 from sel.brain.modes import get_mode
 from sel.config import MODES, SLOTS, DiscordSettings
-from sel.errors import InputError, SelError, ServerUnavailableError, render_error
 from sel.frontends.discord.checks import (
-    MemoryOff,
-    NotAllowedHere,
-    NotOwner,
     allowed_here,
     data_right,
     needs_memory,
@@ -32,52 +23,17 @@ from sel.frontends.discord.checks import (
     switching_model,
     with_words,
 )
-from sel.frontends.discord.conversation import Conversation
-from sel.frontends.discord.forget_one import (
-    NO_MATCH,
-    UNKNOWN_CHOICE,
-    ForgetRequest,
-    Offers,
-    forgotten_line,
-    numbered,
-    prefix_request,
-)
+from sel.frontends.discord.command_errors import answer_to
+from sel.frontends.discord.conversation_controls import RESET_DONE, answer_start, conversation_of
+from sel.frontends.discord.data_rights import SCOPE_SET, Confirmation, DataRights
 from sel.frontends.discord.history import ConversationLog
 from sel.frontends.discord.model_list import models_text
 from sel.frontends.discord.owner_commands import persona_shown, persona_target
-from sel.frontends.discord.responder import SERVER_DOWN
 from sel.frontends.discord.voice import Voice
 from sel.owner_settings import OwnerSettings
 
-log = logging.getLogger(__name__)
-
 Context = commands.Context[commands.Bot]
 
-FORGET_WARNING = (
-    "This deletes everything I know about you: memories, your style profile and your consent. "
-    "To go ahead, use `{prefix}forget confirm` (or `/sel forget confirm:True`). "
-    "To delete just one memory, `{prefix}forget about WORDS` lists the ones that match."
-)
-NO_MEMORY = "Memory is turned off on this SEL."
-RESET_DONE = (
-    "Starting fresh here: I won't read the earlier messages of this channel any more. "
-    "What I remember about people and my mood are unchanged."
-)
-NO_RIGHTS = "Sorry, only the bot owner or a server admin can do that."
-NO_OWNER = "Sorry, only the bot's owner can switch models."
-NOT_HERE = "Sorry, I'm not available to you here."
-NO_DM = "I couldn't DM you; allow DMs from server members and try again."
-REMEMBERING = "Okay! I'll remember things you tell me about yourself. `forget` deletes them anytime."
-NOT_REMEMBERING = "Got it, I've stopped remembering things about you. (`forget` deletes what I already have.)"
-# `remember SCOPE`: where what the person tells SEL from now on may come back (sel.memory.scopes).
-SCOPE_SET = {
-    "anywhere": "From now on, what you tell me may come back anywhere: any server, and our DMs.",
-    "here": "From now on, what you tell me comes back where you said it: in that server (and our DMs), "
-    "or only in our DMs if you said it there.",
-    "dm": "From now on, what you tell me comes back only in our DMs, never in a server.",
-}
-SCOPE_NEEDS_CONSENT = "I don't keep memories about you, so there is nothing to scope. Use `{prefix}remember on` first."
-CONSENT_WORDS = dict.fromkeys(("on", "yes", "1", "true"), True) | dict.fromkeys(("off", "no", "0", "false"), False)
 HELP = """**SEL commands** (prefix `{prefix}` or `/sel …`)
 `remember on|off` — let me remember things about you (or stop); `remember anywhere|here|dm` — where they may come back
 `memsvg` — a map of what I remember about you
@@ -97,20 +53,6 @@ HELP = """**SEL commands** (prefix `{prefix}` or `/sel …`)
 Mention me, DM me or reply to me to talk."""
 
 
-class Confirmation(commands.Converter[bool], app_commands.Transformer):
-    """`forget confirm` after a prefix; a True/False option in `/sel forget`."""
-
-    @property
-    def type(self) -> discord.AppCommandOptionType:
-        return discord.AppCommandOptionType.boolean
-
-    async def convert(self, ctx: commands.Context[Any], argument: str) -> bool:  # any bot: as its supertype
-        return argument.strip().lower() == "confirm"
-
-    async def transform(self, interaction: discord.Interaction, value: bool) -> bool:
-        return bool(value)
-
-
 class SelCommands(commands.GroupCog, group_name="sel", group_description="Talk to SEL's controls"):
     """Memory, mood, mode, status, voice and help."""
 
@@ -119,7 +61,7 @@ class SelCommands(commands.GroupCog, group_name="sel", group_description="Talk t
         self._settings = settings
         self.history = history
         self.voice = voice
-        self.offers = Offers()  # the last `forget about` list shown to each person
+        self.data_rights = DataRights(app, settings, history)
 
     @property
     def settings(self) -> DiscordSettings:
@@ -133,23 +75,14 @@ class SelCommands(commands.GroupCog, group_name="sel", group_description="Talk t
     def owner_settings(self) -> OwnerSettings:
         return self.app.owner_settings
 
-    # ---- memory and data rights -------------------------------------------------------------
+    # ---- memory and data rights (DataRights does the work) ----------------------------------------
 
     @commands.hybrid_command(description="A map of what SEL remembers about you")
     @allowed_here()
     @needs_memory()
     async def memsvg(self, ctx: Context) -> None:
         """The memory map holds every remembered fact: in a server it goes by DM, never to the channel."""
-        await ctx.typing()
-        svg = await self.app.memory_map(str(ctx.author.id))
-        if svg is None:
-            await ctx.reply(f"I don't keep memories about you. Turn it on with `{self.settings.prefix}remember on`.")
-            return
-        file = discord.File(io.BytesIO(svg.encode()), "memory-map.svg")
-        if ctx.guild is None:
-            await ctx.reply("Here's what I remember about you:", file=file)
-        elif await self._direct_message(ctx, "Here's what I remember about you:", file):
-            await ctx.reply("Sent you a DM with your memory map.")
+        await self.data_rights.memsvg(ctx)
 
     @commands.hybrid_command(
         description="Let SEL remember things about you (on/off), and where they may come back",
@@ -164,22 +97,7 @@ class SelCommands(commands.GroupCog, group_name="sel", group_description="Talk t
     @needs_memory()
     async def remember(self, ctx: Context, setting: str = "", scope: str = "") -> None:
         """`remember on|off`, `remember anywhere|here|dm` (or both): consent, and the scope of future memories."""
-        setting, scope = setting.lower(), scope.lower()
-        if setting in SCOPE_SET and not scope:  # `!remember dm`
-            setting, scope = "", setting
-        on = CONSENT_WORDS.get(setting)
-        if (setting and on is None) or (scope and scope not in SCOPE_SET) or not (setting or scope):
-            prefix = self.settings.prefix
-            await ctx.reply(f"Use `{prefix}remember on|off`, or `{prefix}remember anywhere|here|dm` for where.")
-            return
-        answers = []
-        if on is not None:
-            await self.app.set_consent(str(ctx.author.id), on)
-            answers.append(REMEMBERING if on else NOT_REMEMBERING)
-        if scope and on is not False:
-            kept = await self.app.set_memory_scope(str(ctx.author.id), scope)
-            answers.append(SCOPE_SET[scope] if kept else SCOPE_NEEDS_CONSENT.format(prefix=self.settings.prefix))
-        await ctx.reply("\n".join(answers))
+        await self.data_rights.remember(ctx, setting, scope)
 
     @commands.hybrid_command(description="Delete everything SEL knows about you, or one memory you pick")
     @app_commands.describe(
@@ -196,70 +114,13 @@ class SelCommands(commands.GroupCog, group_name="sel", group_description="Talk t
         memory: str | None = None,
     ) -> None:
         """`forget confirm` erases everything; `forget about WORDS` lists matches; `forget memory N` deletes one."""
-        request = ForgetRequest(confirm, about or "", memory or "")
-        if ctx.interaction is None:  # a prefix command's words are read here: `!forget my cat` means about
-            request = prefix_request(ctx.message.content.removeprefix(ctx.prefix or ""))
-        if request.about or request.memory:
-            await self._forget_one(ctx, request)
-            return
-        if not request.confirm:
-            await ctx.reply(FORGET_WARNING.format(prefix=self.settings.prefix))
-            return
-        await ctx.typing()  # rewriting the store can take longer than Discord's 3 seconds
-        await self.app.forget(str(ctx.author.id))
-        self.history.drop_author(ctx.author.id)
-        conversation_of(ctx).responder.replies.drop_author(ctx.author.id)
-        self.offers.drop(ctx.author.id)
-        await ctx.reply("Done. I've forgotten everything about you.")
-
-    async def _forget_one(self, ctx: Context, request: ForgetRequest) -> None:
-        """List the memories matching ``request.about``, or delete the one ``request.memory`` names; the
-        answer names the person's memories, so only they see it (ephemeral, or by DM from a server channel)."""
-        await (ctx.defer(ephemeral=True) if ctx.interaction is not None else ctx.typing())
-        user, prefix = str(ctx.author.id), self.settings.prefix
-        if request.memory:
-            try:
-                deleted = await self.app.forget_memory(user, self.offers.chosen(ctx.author.id, request.memory))
-            except InputError:
-                await self._privately(ctx, UNKNOWN_CHOICE.format(prefix=prefix))
-                return
-            await self._privately(ctx, forgotten_line(deleted))
-            return
-        matches = await self.app.memory_matches(user, request.about)
-        self.offers.offer(ctx.author.id, matches)
-        await self._privately(ctx, numbered(matches, prefix) if matches else NO_MATCH.format(prefix=prefix))
-
-    async def _privately(self, ctx: Context, text: str) -> None:
-        """Answer only the asker: ephemeral for `/sel`, in place in a DM, else by DM with a note in the channel."""
-        if ctx.interaction is not None or ctx.guild is None:
-            await ctx.reply(text)  # a `/sel` answer is ephemeral: its deferral said so (see _forget_one)
-        else:
-            try:
-                await ctx.author.send(text)
-            except discord.HTTPException:
-                await ctx.reply(NO_DM)
-                return
-            await ctx.reply("Sent you a DM.")
+        await self.data_rights.forget(ctx, confirm, about, memory)
 
     @commands.hybrid_command(description="Everything SEL stores about you, by DM")
     @data_right()
     @needs_memory()
     async def export(self, ctx: Context) -> None:
-        await ctx.typing()
-        data = await self.app.export(str(ctx.author.id))
-        payload = json.dumps(data, indent=2, ensure_ascii=False).encode()
-        file = discord.File(io.BytesIO(payload), "sel-export.json")
-        if await self._direct_message(ctx, "Everything I store about you:", file):
-            await ctx.reply("Sent you a DM with your data.")
-
-    async def _direct_message(self, ctx: Context, text: str, file: discord.File) -> bool:
-        """Send the asker a file by DM; False (and a reply saying so) when their DMs are closed."""
-        try:
-            await ctx.author.send(text, file=file)
-        except discord.HTTPException:
-            await ctx.reply(NO_DM)
-            return False
-        return True
+        await self.data_rights.export(ctx)
 
     # ---- SEL itself ---------------------------------------------------------------------------
 
@@ -346,12 +207,12 @@ class SelCommands(commands.GroupCog, group_name="sel", group_description="Talk t
     @allowed_here()
     async def retry(self, ctx: Context) -> None:
         """The old reply is edited in place with the new one, so the answer is the edit itself."""
-        await _started(ctx, conversation_of(ctx).retry(ctx.channel.id, ctx.author.id), "Writing it again…")
+        await answer_start(ctx, conversation_of(ctx).retry(ctx.channel.id, ctx.author.id), "Writing it again…")
 
     @commands.hybrid_command(name="continue", description="SEL carries on its last reply here, if it was cut off")
     @allowed_here()
     async def continue_(self, ctx: Context) -> None:
-        await _started(ctx, conversation_of(ctx).extend(ctx.channel.id), "Carrying on…")
+        await answer_start(ctx, conversation_of(ctx).extend(ctx.channel.id), "Carrying on…")
 
     @commands.hybrid_command(description="Start fresh in this channel (memories and mood stay)")
     @allowed_here()
@@ -387,29 +248,9 @@ class SelCommands(commands.GroupCog, group_name="sel", group_description="Talk t
 
     async def cog_command_error(self, ctx: Context, error: Exception) -> None:  # type: ignore[override]
         """Answer a refusal or a fixable problem in one line; anything else is logged."""
-        answer = self._answer_to(ctx, error)
+        answer = answer_to(ctx, error, self.settings.prefix)
         if answer:
             await ctx.reply(answer)
-
-    def _answer_to(self, ctx: Context, error: Exception) -> str:
-        if isinstance(error, NotAllowedHere):
-            # A blocked person's `!command` gets silence, like their messages; a slash command must be answered.
-            return NOT_HERE if ctx.interaction is not None else ""
-        if isinstance(error, MemoryOff):
-            return NO_MEMORY
-        if isinstance(error, NotOwner):
-            return NO_OWNER
-        if isinstance(error, commands.CheckFailure):
-            return NO_RIGHTS
-        if isinstance(error, commands.MissingRequiredArgument) and ctx.command is not None:
-            return f"Use `{self.settings.prefix}{ctx.command.name} {ctx.command.signature}`."
-        cause = _cause(error)
-        if isinstance(cause, ServerUnavailableError):
-            log.error("command %s: %s", ctx.command, cause)  # the server's URL is for the owner's log
-            return SERVER_DOWN
-        if not isinstance(cause, SelError):
-            log.error("command %s failed", ctx.command, exc_info=error)
-        return render_error(cause)
 
 
 def status_text(status: Status) -> str:
@@ -428,27 +269,3 @@ def status_text(status: Status) -> str:
         f"settings: {status.settings}",
     ]
     return "\n".join(lines)
-
-
-def conversation_of(ctx: Context) -> Conversation:
-    """The conversation Cog of the bot running the command (retry, continue and reset act on it)."""
-    cog = ctx.bot.get_cog("Conversation")
-    if not isinstance(cog, Conversation):
-        raise RuntimeError("the Conversation Cog is not loaded")
-    return cog
-
-
-async def _started(ctx: Context, problem: str, started: str) -> None:
-    """Say why nothing happens; else only a slash command is answered (only to its asker): the reply
-    being rewritten or extended is the answer, and a prefix command gets no message of its own."""
-    if problem:
-        await ctx.reply(problem)
-    elif ctx.interaction is not None:
-        await ctx.reply(started, ephemeral=True)
-
-
-def _cause(error: BaseException) -> BaseException:
-    """What really went wrong under discord.py's wrappers (CommandInvokeError, HybridCommandError, ...)."""
-    while (inner := getattr(error, "original", None)) is not None and inner is not error:
-        error = inner
-    return error

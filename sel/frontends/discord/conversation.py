@@ -18,7 +18,8 @@ import discord
 from discord.ext import commands
 
 from sel.app import App
-from sel.config import DiscordSettings, folder_error
+from sel.config_paths import folder_error
+from sel.config_slices import DiscordSettings
 from sel.frontends.discord.access import allowed, owners_of
 from sel.frontends.discord.attachments import image_urls, read_attachments
 from sel.frontends.discord.checkins import CheckinBook
