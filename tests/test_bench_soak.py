@@ -6,10 +6,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import discord
 import pytest
 
 from sel.cli.bench_soak import Pace, run_soak_bench, standin_checkout
-from sel.cli.soak_figures import Sample, percentile, rss_growth_pct_per_hour, slope, targets
+from sel.cli.soak_figures import Sample, percentile, rss_growth_pct_per_hour, slope, targets, warm_up_end
+from sel.cli.soak_load import Load
 from sel.errors import SelError
 
 
@@ -38,6 +40,7 @@ def test_a_short_soak_answers_samples_and_judges_its_targets(make_settings, tiny
     for target in ("alive", "zero_429", "no_task_leak", "no_fd_leak", "clean_stop"):
         assert verdicts[target] == "pass", verdicts
     assert verdicts["rss_growth"].startswith("not judged"), "twelve seconds say nothing about RSS per hour"
+    assert result["warm_up_s"] is None and result["fewest_in_a_channel"], "twelve seconds fill no conversation"
     assert result["pass"] is True and result["model"] == tiny_models.general.name
 
 
@@ -69,6 +72,26 @@ def test_rss_growth_is_a_slope_after_warm_up_not_last_minus_first() -> None:
     assert growth is not None and 9 < growth < 14 and span == 3000, growth
     flat = [sample(t, 100e6 + (1e6 if t % 120 else 0)) for t in range(0, 3600, 60)]
     assert abs(rss_growth_pct_per_hour(flat, warm_up_s=600)[0] or 0) < 1
+
+
+def test_warm_up_lasts_until_every_conversation_is_full() -> None:
+    # (seconds, messages in the emptiest channel): every channel holds SEL's history limit of 50 at 500 s.
+    fill = [(t, t // 10) for t in range(0, 900, 5)]
+    assert warm_up_end(900, fill, history_limit=50) == 500, "prompts grow until the channels hold 50 messages"
+    assert warm_up_end(900, fill, history_limit=10) == 180, "however quickly they fill, 20 % of the run is warm-up"
+    assert warm_up_end(3600, fill, history_limit=10) == 300, "and at most five minutes of a long run"
+    assert warm_up_end(900, fill, history_limit=200) == float("inf"), "channels never full: the warm-up never ends"
+
+
+async def test_the_soak_counts_the_messages_in_its_emptiest_channel(standin) -> None:
+    load = Load(standin)
+    load.build_world()
+    async with standin.running(discord.Client(intents=discord.Intents.default(), **standin.client_options())):
+        for channel in load.channels[:-1]:
+            await standin.send_message(channel.id, standin.alice, "hello")
+        assert load.fewest_in_a_channel() == 0, "one channel is still empty"
+        await standin.send_message(load.channels[-1].id, standin.bob, "hello")
+        assert load.fewest_in_a_channel() == 1
 
 
 def test_targets_pass_fail_and_what_a_short_run_cannot_judge() -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import math
 import os
 import signal
 import socket
@@ -29,6 +30,7 @@ from sel.cli.soak_figures import (
     rss_growth_pct_per_hour,
     series,
     targets,
+    warm_up_end,
 )
 from sel.cli.soak_load import CHANNELS, Load
 from sel.config import Settings
@@ -65,7 +67,7 @@ async def _soak(settings: Settings, pace: Pace, model: Path | None) -> dict[str,
         load.build_world()
         with tempfile.TemporaryDirectory(prefix="sel-soak-") as tmp:
             async with _sel_process(standin, Path(tmp), model) as sel:
-                result = await Run(standin, load, sel, pace).drive()
+                result = await Run(standin, load, sel, pace, settings.discord.history_limit).drive()
             result["model"] = (model or settings.general_model).name
             # SIGINT, as Ctrl-C: SEL closes its replies, saves its state and exits 0
             result["targets"]["clean_stop"] = (
@@ -169,9 +171,11 @@ class Pace:
 class Run:
     """One soak: idle look, load, drain, idle look; then the report."""
 
-    def __init__(self, standin: Any, load: Load, sel: SelProcess, pace: Pace) -> None:
+    def __init__(self, standin: Any, load: Load, sel: SelProcess, pace: Pace, history_limit: int) -> None:
         self.standin, self.load, self.sel, self.pace = standin, load, sel, pace
+        self.history_limit = history_limit  # SEL's per-conversation history: full channels end the warm-up
         self.samples: list[Sample] = []
+        self.fill: list[tuple[float, int]] = []  # (seconds, messages in the emptiest channel)
         self._loop = asyncio.get_running_loop()
         self._start = self._loop.time()
 
@@ -215,12 +219,13 @@ class Run:
     async def _sample(self) -> Sample:
         sample = await self.sel.sample(self._now())
         self.samples.append(sample)
+        self.fill.append((sample.at, self.load.fewest_in_a_channel()))
         return sample
 
     def _report(self, before: Sample, after: Sample | None) -> dict[str, Any]:
         seconds = self.pace.seconds
         under_load = [s for s in self.samples if 0 <= s.at <= seconds]
-        warm_up = min(300.0, 0.2 * seconds)
+        warm_up = warm_up_end(seconds, [f for f in self.fill if f[0] <= seconds], self.history_limit)
         growth, span = rss_growth_pct_per_hour(under_load, warm_up_s=warm_up)
         rate_limited = len(self.standin.ratelimited)
         verdicts = targets(
@@ -228,7 +233,8 @@ class Run:
             span_s=span,
             idle_before=before,
             idle_after=after,
-            warm_fds=max((s.fds for s in under_load if s.at <= warm_up), default=before.fds),
+            # descriptors open for good with the first replies: the short warm-up, not the conversations' fill
+            warm_fds=max((s.fds for s in under_load if s.at <= min(300.0, 0.2 * seconds)), default=before.fds),
             rate_limited=rate_limited,
             alive=self.sel.process.returncode is None,
         )
@@ -239,6 +245,8 @@ class Run:
             "latency_s": latency_figures(self.load.latencies(("mention", "reply"))),
             "command_latency_s": latency_figures(self.load.latencies(("prefix", "slash"))),
             "rss_growth_pct_per_hour": None if growth is None else round(growth, 2),
+            "warm_up_s": None if math.isinf(warm_up) else round(warm_up, 1),
+            "fewest_in_a_channel": [[round(at, 1), fewest] for at, fewest in self.fill],
             "rss_mb": [[at, round(v / 2**20, 1)] for at, v in series(self.samples, "rss_bytes")],
             "fds": series(self.samples, "fds"),
             "tasks": series(self.samples, "tasks"),

@@ -9,6 +9,7 @@ from typing import Any
 
 RSS_TARGET_PCT_PER_HOUR = 5.0
 RSS_MIN_SPAN_S = 600.0  # a slope over less than ten minutes says nothing about hours: not judged
+WARM_UP_S = 300.0  # at least this much of a long run (20 % of a shorter one) is warm-up
 TASK_SLACK = 3  # tasks an idle SEL may legitimately hold more after load (e.g. a retiring timer)
 FD_SLACK = 4  # descriptors likewise (idle pooled connections close after aiohttp's 15 s keep-alive)
 
@@ -44,6 +45,20 @@ def slope(points: Sequence[tuple[float, float]]) -> float | None:
     num = sum((x - mean_x) * (y - mean_y) for x, y in points)
     den = sum((x - mean_x) ** 2 for x, _ in points)
     return num / den
+
+
+def warm_up_end(seconds: float, fill: Sequence[tuple[float, int]], history_limit: int) -> float:
+    """When the warm-up ends, in seconds after the load started (inf: it never did).
+
+    ``fill`` is (seconds, messages in the emptiest channel) over the run. Until every channel holds
+    ``history_limit`` messages (SEL_HISTORY_LIMIT, the most SEL's history keeps per conversation),
+    each prompt is longer than the last, and what is sized by prompts grows with them by design:
+    the KV snapshots of the ten conversations (bounded by SEL_KV_CACHE_MB) and the part of
+    llama.cpp's context that has been written to (bounded by SEL_CTX). So the warm-up lasts until
+    then, and at least 20 % of the run (at most 5 minutes), as before.
+    """
+    full = next((at for at, fewest in fill if fewest >= history_limit), math.inf)
+    return max(min(WARM_UP_S, 0.2 * seconds), full)
 
 
 def rss_growth_pct_per_hour(samples: Sequence[Sample], warm_up_s: float) -> tuple[float | None, float]:

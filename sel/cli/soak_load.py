@@ -96,6 +96,10 @@ class Load:
             if response is not None:
                 sent.answered_at = response.edited_at or response.created_at
 
+    def fewest_in_a_channel(self) -> int:
+        """Messages (anyone's, SEL's too) in the channel that has the fewest."""
+        return min(len(self.standin.messages(channel.id)) for channel in self.channels)
+
     def everything(self) -> list[Sent]:
         return list(self.sent.values()) + [sent for _, sent in self.slashes.values()]
 

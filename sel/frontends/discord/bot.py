@@ -19,6 +19,7 @@ from sel.errors import ConfigError, SelError
 from sel.frontends.discord.access import owners_of
 from sel.frontends.discord.commands import SelCommands
 from sel.frontends.discord.conversation import Conversation
+from sel.frontends.discord.heap_trim import HeapTrimmer, process_malloc_trim
 from sel.frontends.discord.voice import Voice
 from sel.frontends.discord.voice_support import voice_state, voice_support
 from sel.frontends.discord.watch import Watch
@@ -29,6 +30,12 @@ PRIVILEGED_INTENT_FIX = (
     "Discord refused the Message Content intent; open https://discord.com/developers/applications, "
     "pick your bot, and under Bot > Privileged Gateway Intents turn on 'Message Content Intent'"
 )
+# SEL reads nothing from discord.py's message cache (edits and deletions come as raw events, reply
+# chains from its own history or a fetch), yet discord.py keeps 1000 messages by default: memory that
+# filled for a quarter of an hour of the soak and counted as growth (README, "Where the RSS goes"). A
+# few are kept for discord.py's own look-ups (a reply's message when Discord leaves it out).
+MESSAGE_CACHE = 100
+
 BAD_TOKEN_FIX = (
     "Discord refused DISCORD_TOKEN (invalid or reset); copy a fresh token from the developer portal "
     "(Bot > Reset Token) into .env"
@@ -66,7 +73,7 @@ class SelBot(commands.Bot):
             intents=intents,
             help_command=None,
             allowed_mentions=sel_mentions(settings),
-            **kwargs,
+            **{"max_messages": MESSAGE_CACHE, **kwargs},
         )
         self.app = app
         self.settings = settings
@@ -74,6 +81,7 @@ class SelBot(commands.Bot):
         self.conversation = Conversation(self, app, settings, self.voice, clock=clock)
         self.controls = SelCommands(app, settings, self.conversation.history, self.voice)
         self.watch = Watch(self, app, self.conversation.lanes, self.conversation.responder.progress)
+        self.heap = HeapTrimmer(process_malloc_trim())
         self._announced = False
 
     @property
@@ -93,9 +101,11 @@ class SelBot(commands.Bot):
         await self.tree.sync()
         self.app.start_background()
         self.watch.start()
+        self.heap.start()
 
     async def close(self) -> None:
         await self.watch.stop()  # first: `sel health` must not report a closing bot as healthy
+        await self.heap.stop()
         await super().close()
 
     async def on_message(self, message: discord.Message, /) -> None:
