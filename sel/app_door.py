@@ -58,6 +58,7 @@ class Status:
     last: GenerationStats | None
     uptime_seconds: float
     settings: str = ""  # sel.toml's state: "sel.toml", "defaults (no sel.toml)" or "last edit refused: …"
+    kv_snapshot_mb: float = 0.0  # conversations' KV cache snapshots held (MB of 10**6 bytes)
 
 
 class App(AppVoice, AppDataRights):
@@ -132,6 +133,7 @@ class App(AppVoice, AppDataRights):
             last=self._engine.last_stats,
             uptime_seconds=self._clock() - self.started_at,
             settings=self.settings_state,
+            kv_snapshot_mb=float(engine.get("kv_snapshot_mb", 0.0)),
         )
 
     def describe(self) -> str:

@@ -33,6 +33,7 @@ class _Instruments:
     cancelled: Counter
     memories: Gauge
     tasks: Gauge
+    kv_snapshot_bytes: Gauge
 
 
 class Metrics:
@@ -91,13 +92,17 @@ class Metrics:
         if self._on is not None:
             self._on.rate_limited.inc()
 
-    def sampled(self, *, tasks: int, queue_depth: int, memories: int | None) -> None:
-        """The periodic sample: asyncio tasks, replies running or waiting, memories stored."""
+    def sampled(
+        self, *, tasks: int, queue_depth: int, memories: int | None, kv_snapshot_bytes: float | None = None
+    ) -> None:
+        """The periodic sample: asyncio tasks, replies running or waiting, memories stored, KV snapshots held."""
         if self._on is not None:
             self._on.tasks.set(tasks)
             self._on.queue_depth.set(queue_depth)
             if memories is not None:
                 self._on.memories.set(memories)
+            if kv_snapshot_bytes is not None:
+                self._on.kv_snapshot_bytes.set(kv_snapshot_bytes)
 
 
 def _instruments(registry: CollectorRegistry) -> _Instruments:
@@ -117,4 +122,8 @@ def _instruments(registry: CollectorRegistry) -> _Instruments:
         cancelled=Counter("sel_generations_cancelled", "Replies cut off while generating", registry=registry),
         memories=Gauge("sel_memories", "Memories stored", registry=registry),
         tasks=Gauge("sel_asyncio_tasks", "asyncio tasks alive in SEL's event loop", registry=registry),
+        # The largest part of SEL's resident memory that grows with conversations (bounded by SEL_KV_CACHE_MB).
+        kv_snapshot_bytes=Gauge(
+            "sel_kv_snapshot_bytes", "Bytes of conversations' KV cache snapshots held in memory", registry=registry
+        ),
     )

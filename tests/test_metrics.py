@@ -91,3 +91,20 @@ def test_recording_costs_nothing_until_served_and_a_busy_port_is_one_line() -> N
             Metrics().serve("127.0.0.1", port)
     finally:
         metrics.close()
+
+
+async def test_kv_snapshots_held_are_a_gauge(sel_env, standin) -> None:
+    """The KV snapshots are the part of SEL's memory that grows with conversations: owners can watch it."""
+    bot = await sel_env(SEL_KV_CACHE_MB="64")
+    port = free_port()
+    bot.app.metrics.serve("127.0.0.1", port)
+    for channel in (standin.general, standin.random):  # the second conversation parks the first one's KV cache
+        await standin.send_message(channel.id, standin.alice, f"{mention(bot)} hello there, how are you?")
+        await replies_in(standin, channel.id)
+        await standin.wait_for(lambda: not bot.conversation.lanes.running, 30, what="the reply to end")
+    held_mb = bot.app.engine.status()["kv_snapshot_mb"]
+    assert held_mb > 0, "the first conversation's KV cache was snapshotted when the second one started"
+    bot.watch.beats = 0  # the next beat samples the slower figures
+    await bot.watch.beat()
+    page = await scraped(port)
+    assert page["sel_kv_snapshot_bytes"] == pytest.approx(held_mb * 1e6)

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MEMORY_EVERY = 6  # beats between memory counts (a count reads the store)
+MEMORY_EVERY = 6  # beats between memory counts and KV snapshot sizes (a count reads the store)
 
 
 class RateLimitLog(logging.Handler):
@@ -107,13 +107,17 @@ class Watch:
         return beat
 
     async def _sample(self) -> None:
-        memories = None
-        if self.app.metrics.serving and self.beats % MEMORY_EVERY == 0 and self.app.memory_on:
-            memories = (await self.app.status()).memories
+        memories, kv_bytes = None, None
+        if self.app.metrics.serving and self.beats % MEMORY_EVERY == 0:
+            status = await self.app.status()
+            memories, kv_bytes = status.memories, status.kv_snapshot_mb * 1e6
         self.beats += 1
         waiting = sum(len(people) for people in self.lanes.pending.values())
         self.app.metrics.sampled(
-            tasks=len(asyncio.all_tasks()), queue_depth=len(self.lanes.running) + waiting, memories=memories
+            tasks=len(asyncio.all_tasks()),
+            queue_depth=len(self.lanes.running) + waiting,
+            memories=memories,
+            kv_snapshot_bytes=kv_bytes,
         )
 
 
