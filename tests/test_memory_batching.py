@@ -79,13 +79,16 @@ def test_an_index_rebuilt_from_the_records_in_batches_recalls_as_before(tmp_path
 
 
 def test_an_import_stops_at_the_batch_after_consent_is_withdrawn_and_leaves_no_worker(
-    tmp_path: Path, texts: list[str]
+    tmp_path: Path, texts: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Imports embed the next batch while writing one: a withdrawal during that embedding still stops the import."""
     import threading
 
     from sel.errors import ConsentError
-    from sel.memory.writes import IMPORT_STEP
+    from sel.memory import writes
+
+    step = 64
+    monkeypatch.setattr(writes, "IMPORT_STEP", step)  # several steps in this small file
 
     path = tmp_path / "import.jsonl"
     path.write_bytes(b"".join(orjson.dumps({"text": text}) + b"\n" for text in texts))
@@ -105,7 +108,7 @@ def test_an_import_stops_at_the_batch_after_consent_is_withdrawn_and_leaves_no_w
         with pytest.raises(ConsentError):
             store.import_jsonl(USER, path)
         # The fourth batch was already embedding (one ahead) when the third was refused; none after it.
-        assert len(texts) > 4 * IMPORT_STEP and len(calls) == 4, "the import stopped instead of embedding on"
+        assert len(texts) > 4 * step and len(calls) == 4, "the import stopped instead of embedding on"
         kept = {m.text for m in store.user_records(USER).memories}
-        assert kept == set(texts[: 2 * IMPORT_STEP]), "the batches written before the withdrawal, and nothing after"
+        assert kept == set(texts[: 2 * step]), "the batches written before the withdrawal, and nothing after"
         assert not [t for t in threading.enumerate() if t.name.startswith("sel-import")], "no embedding left running"

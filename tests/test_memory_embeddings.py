@@ -6,6 +6,7 @@ import types
 from typing import Any
 
 import numpy as np
+import pytest
 
 from sel.config import DEFAULT_EMBED_DIR, default_models_dir
 from sel.memory.embeddings import Embedder
@@ -69,3 +70,21 @@ def test_a_bulk_embedding_runs_model_calls_at_once_each_on_one_thread() -> None:
     onnx_model.model = types.SimpleNamespace(run=counting_run, get_inputs=session.get_inputs)
     embedder.embed_documents([f"text {i}" for i in range(64)], batch_size=8)
     assert most == 2
+
+
+@pytest.mark.parametrize(
+    ("count", "workers", "sizes"), [(36, 2, [18, 18]), (100, 2, [25] * 4), (10, 2, [10]), (64, 1, [32, 32])]
+)
+def test_a_bulk_embedding_gives_every_worker_even_batches(count: int, workers: int, sizes: list[int]) -> None:
+    """36 texts in batches of at most 32 on two workers: 18 + 18, not 32 + 4 (that left one core idle)."""
+    embedder = Embedder(EMBED_DIR, workers=workers)
+    onnx_model: Any = embedder._model.model
+    session, seen = onnx_model.model, []
+
+    def recording_run(names: Any, feeds: dict[str, Any], *args: Any) -> Any:
+        seen.append(len(feeds["input_ids"]))
+        return session.run(names, feeds, *args)
+
+    onnx_model.model = types.SimpleNamespace(run=recording_run, get_inputs=session.get_inputs)
+    embedder.embed_documents([f"text number {i}" for i in range(count)], batch_size=32)
+    assert sorted(seen) == sorted(sizes)
