@@ -3,13 +3,14 @@ and does nothing where the C library has no malloc_trim."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from typing import Any
 
 import pytest
 
-from sel.frontends.discord import heap_trim
-from sel.frontends.discord.heap_trim import HeapTrimmer, malloc_trim_of, process_malloc_trim, trim_heap
+from sel.frontends.discord import watch
+from sel.frontends.discord.heap_trim import malloc_trim_of, process_malloc_trim, trim_heap
 from tests.standin.server import DiscordStandin
 
 glibc_only = pytest.mark.skipif(process_malloc_trim() is None, reason="this C library has no malloc_trim (not glibc)")
@@ -52,22 +53,24 @@ def test_a_c_library_without_malloc_trim_means_no_trimming() -> None:
     assert trim_heap(None) is False
 
 
-async def test_a_trimmer_without_malloc_trim_starts_nothing() -> None:
-    trimmer = HeapTrimmer(None, every_s=0.0)
-    trimmer.start()
-    assert trimmer._task is None, "no malloc_trim, yet a trimming task was started"
-    await trimmer.stop()
-    assert trimmer.trims == 0
+async def test_a_bot_without_malloc_trim_never_trims(sel_env: Any) -> None:
+    bot = await sel_env()
+    bot.watch.trim = None  # as on musl or macOS
+    bot.watch.beats = 0  # a beat that would trim
+    await bot.watch.beat()
+    assert bot.watch.trims == 0, "no malloc_trim, yet the watch counted a trim"
 
 
 @glibc_only
 async def test_the_running_bot_trims_its_heap_regularly(
     sel_env: Any, standin: DiscordStandin, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(heap_trim, "TRIM_EVERY_S", 0.05)
+    monkeypatch.setattr(watch, "BEAT_SECONDS", 0.05)
+    monkeypatch.setattr(watch, "TRIM_EVERY", 1)
     bot = await sel_env()
-    await standin.wait_for(lambda: bot.heap.trims >= 2, 20, what="two heap trims by the running bot")
+    await standin.wait_for(lambda: bot.watch.trims >= 2, 20, what="two heap trims by the running bot")
     await bot.close()
-    done = bot.heap.trims
-    assert bot.heap._task is None, "closing the bot must stop the trimmer"
+    done = bot.watch.trims
+    await asyncio.sleep(0.3)
+    assert bot.watch.trims == done, "closing the bot must stop the trimming"
     assert done >= 2

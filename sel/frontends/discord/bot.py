@@ -19,7 +19,6 @@ from sel.errors import ConfigError, SelError
 from sel.frontends.discord.access import owners_of
 from sel.frontends.discord.commands import SelCommands
 from sel.frontends.discord.conversation import Conversation
-from sel.frontends.discord.heap_trim import HeapTrimmer, process_malloc_trim
 from sel.frontends.discord.voice import Voice
 from sel.frontends.discord.voice_support import voice_state, voice_support
 from sel.frontends.discord.watch import Watch
@@ -81,7 +80,6 @@ class SelBot(commands.Bot):
         self.conversation = Conversation(self, app, settings, self.voice, clock=clock)
         self.controls = SelCommands(app, settings, self.conversation.history, self.voice)
         self.watch = Watch(self, app, self.conversation.lanes, self.conversation.responder.progress)
-        self.heap = HeapTrimmer(process_malloc_trim())
         self._announced = False
 
     @property
@@ -101,11 +99,9 @@ class SelBot(commands.Bot):
         await self.tree.sync()
         self.app.start_background()
         self.watch.start()
-        self.heap.start()
 
     async def close(self) -> None:
         await self.watch.stop()  # first: `sel health` must not report a closing bot as healthy
-        await self.heap.stop()
         await super().close()
 
     async def on_message(self, message: discord.Message, /) -> None:

@@ -16,6 +16,7 @@ import os
 import time
 from typing import TYPE_CHECKING, Any
 
+from sel.frontends.discord.heap_trim import process_malloc_trim, trim_heap
 from sel.health import (
     BEAT_SECONDS,
     STALL_SECONDS,
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MEMORY_EVERY = 6  # beats between memory counts and KV snapshot sizes (a count reads the store)
+TRIM_EVERY = 6  # beats between heap trims (a minute; see sel.frontends.discord.heap_trim)
 
 
 class RateLimitLog(logging.Handler):
@@ -52,7 +54,7 @@ class RateLimitLog(logging.Handler):
 
 
 class Watch:
-    """The bot's heartbeat and metrics sampler; :meth:`start` in setup_hook, :meth:`stop` on close."""
+    """The bot's heartbeat, metrics sampler and heap trimmer; :meth:`start` in setup_hook, :meth:`stop` on close."""
 
     def __init__(self, bot: commands.Bot, app: App, lanes: Lanes, progress: Progress) -> None:
         self.bot = bot
@@ -62,6 +64,8 @@ class Watch:
         self.interval = BEAT_SECONDS
         self.stall_after = STALL_SECONDS
         self.beats = 0
+        self.trim = process_malloc_trim()  # None off glibc: nothing to trim with
+        self.trims = 0  # heap trims done so far
         self._task: asyncio.Task[None] | None = None
         self._rate_limits = RateLimitLog(app.metrics)
 
@@ -103,6 +107,10 @@ class Watch:
             if problem:
                 log.warning("unhealthy: %s", problem)
         await asyncio.to_thread(write_heartbeat, self.app.settings.data_dir, beat)
+        if self.trim is not None and self.beats % TRIM_EVERY == 0:
+            # In a thread: trimming walks every malloc arena, which the loop should not wait for.
+            await asyncio.to_thread(trim_heap, self.trim)
+            self.trims += 1
         await self._sample()
         return beat
 
