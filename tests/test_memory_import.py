@@ -70,6 +70,20 @@ def test_zero_width_spaces_are_dropped_so_a_repeat_with_one_is_a_duplicate(sel, 
     assert [m["text"] for m in memories(sel)] == ["I grow figs"]
 
 
+def test_conversation_turns_about_one_person_are_all_kept_not_folded_into_updates(sel, tmp_path):
+    turns = [
+        {"text": "My sister is a nurse. She works nights at the city hospital.", "created_at": 1_700_000_000},
+        {"text": "My sister is in Lisbon this spring. She sent me a postcard.", "created_at": 1_700_100_000},
+        {"text": "My sister is visiting us in May.", "created_at": 1_700_200_000},
+    ]
+    source = tmp_path / "turns.jsonl"
+    source.write_bytes(jsonl(*turns))
+    assert sel("memory", "import", "7", str(source))[1] == "imported 3 lines for 7: 3 stored\n"
+    assert sorted(m["text"] for m in memories(sel)) == sorted(t["text"] for t in turns)
+    code, out, _ = sel("memory", "recall", "7", "what does my sister do for work?", "--json")
+    assert code == 0 and "night" in json.loads(out)[0]["text"]
+
+
 def test_an_absurd_creation_time_is_reported_readably(sel, tmp_path):
     source = tmp_path / "dates.jsonl"
     source.write_bytes(b'{"text": "I grow figs", "created_at": 1e300}\n')

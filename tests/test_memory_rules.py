@@ -219,6 +219,19 @@ def test_text_stored_as_given_still_gets_a_slot_for_contradictions():
     assert fact_from_text("anything at all", hard=True).hard
 
 
+def test_only_a_one_sentence_state_takes_a_slot_that_a_newer_fact_replaces():
+    assert fact_from_text("My sister is a nurse").slot == "my:sister"
+    # Several sentences: replacing the text on a newer fact about one of them would lose the others.
+    several = fact_from_text("My sister is a nurse. We hiked the Alps in May.")
+    assert (several.slot, several.topic) == (None, "family")
+    # An activity has no one current answer ("visiting" must not replace "a nurse").
+    for text in ("My sister is visiting in May", "My kids are really loving dinosaurs"):
+        fact = fact_from_text(text)
+        assert (fact.slot, fact.topic) == (None, "family"), text
+    assert fact_from_text("My dog is Bing").slot == "my:dog", "a short name ending in -ing is still a state"
+    assert [f.slot for f in extract_facts("My brother is a pilot. My brother is visiting us.")] == ["my:brother", None]
+
+
 def test_keywords_skip_stopwords_and_keep_names():
     assert keywords("My turtle is called Shelly and she loves lettuce") == ["turtle", "shelly", "loves", "lettuce"]
 

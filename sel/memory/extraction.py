@@ -52,6 +52,7 @@ EPHEMERAL = re.compile(
     r"\b(?:today|tonight|tomorrow|yesterday|right now|rn|this (?:morning|evening|afternoon|week)|at the moment|"
     r"currently|just now|lol|lmao|going|gonna)\b"
 )
+ACTIVITY = re.compile(r"(?:\w+ly )?\w{2,}ing\b")  # "visiting", "really struggling": an activity, not a state
 NEGATION = re.compile(r"\b(?:not|never|no longer|no)\b|n't\b|\bdont\b")
 CONTEXT_OBJECTS = re.compile(r"^(?:it|this|that|these|those|them|him|her|you|your|ur|u)\b")
 HARD_REQUEST = re.compile(
@@ -129,6 +130,10 @@ def _my_thing(m: re.Match[str]) -> tuple[str, str, bool] | None:
     thing = _words(m["thing"])
     if not thing or thing in {"day", "week", "life", "head", "mood", "brain", "internet", "phone battery"}:
         return None
+    # "my sister is visiting in May" tells what she does, not what she is: it has no one current
+    # answer, so it must not replace "my sister is a nurse".
+    if ACTIVITY.match(m.string, m.end() - 1):
+        return "", _thing_topic(thing), False
     return f"my:{thing}", _thing_topic(thing), False
 
 
@@ -293,12 +298,18 @@ def extract_facts(text: str) -> list[Fact]:
 
 
 def fact_from_text(text: str, *, hard: bool = False) -> Fact:
-    """Describe text that is stored as given (an owner's `add`, an import, an LLM-extracted line)."""
+    """Describe text that is stored as given (an owner's `add`, an import, an LLM-extracted line).
+
+    Text of several sentences keeps its topic but gets no slot: a later fact in that slot would
+    replace the whole text, and with it every other sentence (an imported conversation turn
+    "My sister is a nurse. We hiked the Alps in May." would lose the hike to "My sister is a doctor").
+    """
     classified = explicit_fact(text) or classify(text)
     text = " ".join(text.split())
     if classified is None:
         return Fact(text, None, hard, "notes")
-    return Fact(text, classified.slot, hard or classified.hard, classified.topic)
+    slot = classified.slot if len(split_sentences(text)) == 1 else None
+    return Fact(text, slot, hard or classified.hard, classified.topic)
 
 
 def keywords(text: str, limit: int = 4) -> list[str]:
