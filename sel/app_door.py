@@ -243,7 +243,7 @@ class App(AppVoice, AppDataRights):
         if self._closed:
             return
         self._closed = True
-        self.metrics.close()
+        await asyncio.to_thread(self.metrics.close)  # waits up to half a second for its server's poll loop
         if self._watcher is not None:
             self._watcher.cancel()
         if self._pruner is not None:

@@ -81,13 +81,14 @@ def test_an_index_rebuilt_from_the_records_in_batches_recalls_as_before(tmp_path
 def test_an_import_stops_at_the_batch_after_consent_is_withdrawn_and_leaves_no_worker(
     tmp_path: Path, texts: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Imports embed the next batch while writing one: a withdrawal during that embedding still stops the import."""
+    """Imports embed the next steps while writing one: a withdrawal during that embedding still stops the import."""
     import threading
+    import time
 
     from sel.errors import ConsentError
     from sel.memory import writes
 
-    step = 64
+    step = 40
     monkeypatch.setattr(writes, "IMPORT_STEP", step)  # several steps in this small file
 
     path = tmp_path / "import.jsonl"
@@ -97,18 +98,46 @@ def test_an_import_stops_at_the_batch_after_consent_is_withdrawn_and_leaves_no_w
         core = store._core
         real_embed, calls = core.embed, []
 
-        def embed_then_withdraw(batch: list[str]):  # the third batch's embedding: two are written by then
+        def embed_then_withdraw(batch: list[str]):  # the third step's embedding, once two steps are written
             calls.append(len(batch))
+            number = len(calls)  # now: other steps start embedding meanwhile
             vectors = real_embed(batch)
-            if len(calls) == 3:
+            if number == 3:
+                deadline = time.monotonic() + 60
+                while len(store.user_records(USER).memories) < calls[0] + calls[1]:
+                    assert time.monotonic() < deadline, "the first two steps were never written"
+                    time.sleep(0.005)
                 store.set_consent(USER, False)
             return vectors
 
         core.embed = embed_then_withdraw  # type: ignore[method-assign]
         with pytest.raises(ConsentError):
             store.import_jsonl(USER, path)
-        # The fourth batch was already embedding (one ahead) when the third was refused; none after it.
-        assert len(texts) > 4 * step and len(calls) == 4, "the import stopped instead of embedding on"
+        # The steps after the third were already embedding when it was refused; none after them.
+        assert len(texts) > (4 + writes.IMPORT_AHEAD) * step
+        assert len(calls) == 3 + writes.IMPORT_AHEAD, "the import stopped instead of embedding on"
         kept = {m.text for m in store.user_records(USER).memories}
-        assert kept == set(texts[: 2 * step]), "the batches written before the withdrawal, and nothing after"
+        assert kept == set(texts[: calls[0] + calls[1]]), "the steps written before the withdrawal, nothing after"
         assert not [t for t in threading.enumerate() if t.name.startswith("sel-import")], "no embedding left running"
+
+
+def test_an_import_embeds_in_even_steps(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """100 lines in steps of at most 32 are four steps of 25: no short last step leaves a core idle."""
+    from sel.memory import writes
+
+    monkeypatch.setattr(writes, "IMPORT_STEP", 32)
+    path = tmp_path / "import.jsonl"
+    path.write_bytes(b"".join(orjson.dumps({"text": text}) + b"\n" for text in generate_texts(100, seed=3)))
+    with MemoryStore.open(tmp_path / "store", EMBED_DIR, clock=lambda: NOW) as store:
+        store.set_consent(USER, True)
+        core = store._core
+        real_embed, calls = core.embed, []
+
+        def counted(batch: list[str]):
+            calls.append(len(batch))
+            return real_embed(batch)
+
+        core.embed = counted  # type: ignore[method-assign]
+        outcomes = store.import_jsonl(USER, path).outcomes
+    assert calls == [25, 25, 25, 25]
+    assert len(outcomes) == 100

@@ -17,6 +17,7 @@ import signal
 import socket
 import sys
 import tempfile
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ from sel.errors import SelError
 
 REPO = Path(__file__).resolve().parents[2]
 READY_TIMEOUT_S = 600.0  # loading and warming the model on a slow machine
+STOP_TIMEOUT_S = 30.0  # Ctrl-C to exit: SEL closes its replies and saves its state
 
 
 def run_soak_bench(
@@ -70,9 +72,11 @@ async def _soak(settings: Settings, pace: Pace, model: Path | None) -> dict[str,
                 result = await Run(standin, load, sel, pace, settings.discord.history_limit).drive()
             result["model"] = (model or settings.general_model).name
             # SIGINT, as Ctrl-C: SEL closes its replies, saves its state and exits 0
-            result["targets"]["clean_stop"] = (
-                "pass" if sel.process.returncode == 0 else (f"fail: SEL exited {sel.process.returncode} when stopped")
-            )
+            stopped = sel.process.returncode
+            result["stop_s"] = None if sel.stop_seconds is None else round(sel.stop_seconds, 2)
+            result["targets"]["clean_stop"] = "pass" if stopped == 0 else f"fail: SEL exited {stopped} when stopped"
+            if stopped != 0:
+                result["stop_log_tail"] = sel.log_tail(40).splitlines()  # why it did not stop: gone with tmp
             result["pass"] = passed(result["targets"])
             return result
     finally:
@@ -86,6 +90,7 @@ class SelProcess:
         self.process = process
         self.metrics_port = metrics_port
         self.log = log
+        self.stop_seconds: float | None = None  # from Ctrl-C to exit
 
     def log_tail(self, lines: int = 15) -> str:
         text = self.log.read_text(encoding="utf-8", errors="replace") if self.log.exists() else ""
@@ -132,7 +137,7 @@ async def _sel_process(standin: Any, tmp: Path, model: Path | None) -> AsyncIter
         await _until_ready(sel, out)
         yield sel
     finally:
-        await _stop(process)
+        await _stop(sel)
 
 
 async def _until_ready(sel: SelProcess, out: Path) -> None:
@@ -146,14 +151,23 @@ async def _until_ready(sel: SelProcess, out: Path) -> None:
         await asyncio.sleep(0.2)
 
 
-async def _stop(process: asyncio.subprocess.Process) -> None:
-    if process.returncode is None:
-        process.send_signal(signal.SIGINT)
+async def _stop(sel: SelProcess) -> None:
+    """SIGINT, as Ctrl-C; a SEL still running after STOP_TIMEOUT_S is sent SIGABRT, then killed."""
+    process = sel.process
+    if process.returncode is not None:
+        return
+    started = time.monotonic()
+    process.send_signal(signal.SIGINT)
+    try:
+        await asyncio.wait_for(process.wait(), STOP_TIMEOUT_S)
+    except TimeoutError:
+        process.send_signal(signal.SIGABRT)  # its stacks go to the log (faulthandler), for the report
         try:
-            await asyncio.wait_for(process.wait(), 30)
+            await asyncio.wait_for(process.wait(), 5)
         except TimeoutError:
             process.kill()
             await process.wait()
+    sel.stop_seconds = time.monotonic() - started
 
 
 @dataclass(frozen=True)

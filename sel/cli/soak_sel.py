@@ -8,6 +8,7 @@ loopback port and only its test certificate authority is trusted, so nothing rea
 from __future__ import annotations
 
 import asyncio
+import faulthandler
 import logging
 import socket
 import ssl
@@ -49,6 +50,7 @@ async def run(port: int, ca_file: str) -> int:
 
 def main(argv: list[str]) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    faulthandler.enable()  # a SEL that does not stop is sent SIGABRT: every thread's stack goes to the log
     try:
         return asyncio.run(run(int(argv[0]), argv[1]))
     except KeyboardInterrupt:  # the bench stops SEL with SIGINT, as Ctrl-C stops `sel run`
