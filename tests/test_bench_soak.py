@@ -42,7 +42,7 @@ def test_a_short_soak_answers_samples_and_judges_its_targets(make_settings, tiny
     assert verdicts["rss_growth"].startswith("not judged"), "twelve seconds say nothing about RSS per hour"
     assert result["warm_up_s"] is None and result["fewest_in_a_channel"], "twelve seconds fill no conversation"
     assert result["pass"] is True and result["model"] == tiny_models.general.name
-    assert 0 < result["stop_s"] < 30, "Ctrl-C to exit is timed"
+    assert 0 < result["stop_s"] < 30, "SIGTERM to exit is timed"
 
 
 def test_without_the_stand_in_the_bench_says_it_needs_a_source_checkout(tmp_path: Path) -> None:

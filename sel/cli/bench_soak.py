@@ -39,7 +39,7 @@ from sel.errors import SelError
 
 REPO = Path(__file__).resolve().parents[2]
 READY_TIMEOUT_S = 600.0  # loading and warming the model on a slow machine
-STOP_TIMEOUT_S = 30.0  # Ctrl-C to exit: SEL closes its replies and saves its state
+STOP_TIMEOUT_S = 30.0  # SIGTERM to exit: SEL closes its replies and saves its state
 
 
 def run_soak_bench(
@@ -71,7 +71,7 @@ async def _soak(settings: Settings, pace: Pace, model: Path | None) -> dict[str,
             async with _sel_process(standin, Path(tmp), model) as sel:
                 result = await Run(standin, load, sel, pace, settings.discord.history_limit).drive()
             result["model"] = (model or settings.general_model).name
-            # SIGINT, as Ctrl-C: SEL closes its replies, saves its state and exits 0
+            # SIGTERM, as `docker stop` and systemd send: SEL closes its replies, saves its state and exits 0
             stopped = sel.process.returncode
             result["stop_s"] = None if sel.stop_seconds is None else round(sel.stop_seconds, 2)
             result["targets"]["clean_stop"] = "pass" if stopped == 0 else f"fail: SEL exited {stopped} when stopped"
@@ -90,7 +90,7 @@ class SelProcess:
         self.process = process
         self.metrics_port = metrics_port
         self.log = log
-        self.stop_seconds: float | None = None  # from Ctrl-C to exit
+        self.stop_seconds: float | None = None  # from SIGTERM to exit
 
     def log_tail(self, lines: int = 15) -> str:
         text = self.log.read_text(encoding="utf-8", errors="replace") if self.log.exists() else ""
@@ -120,7 +120,7 @@ class SelProcess:
 @asynccontextmanager
 async def _sel_process(standin: Any, tmp: Path, model: Path | None) -> AsyncIterator[SelProcess]:
     """Start SEL (its settings from the environment and .env, as `sel run`; a fresh data folder; metrics on),
-    wait for its "ready" line, and stop it with SIGINT at the end."""
+    wait for its "ready" line, and stop it with SIGTERM at the end."""
     ca = tmp / "standin-ca.pem"
     importlib.import_module("tests.standin.tls").test_ca().cert_pem.write_to_path(str(ca))
     port = _free_port()
@@ -152,12 +152,14 @@ async def _until_ready(sel: SelProcess, out: Path) -> None:
 
 
 async def _stop(sel: SelProcess) -> None:
-    """SIGINT, as Ctrl-C; a SEL still running after STOP_TIMEOUT_S is sent SIGABRT, then killed."""
+    """SIGTERM, as `docker stop` and systemd send (not SIGINT: a shell running the bench in the background
+    starts its children with SIGINT ignored); a SEL still running after STOP_TIMEOUT_S is sent SIGABRT,
+    then killed."""
     process = sel.process
     if process.returncode is not None:
         return
     started = time.monotonic()
-    process.send_signal(signal.SIGINT)
+    process.send_signal(signal.SIGTERM)
     try:
         await asyncio.wait_for(process.wait(), STOP_TIMEOUT_S)
     except TimeoutError:

@@ -20,7 +20,7 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 
 from sel.config import load_settings
 from sel.errors import SelError, render_error
-from sel.frontends.discord.bot import serve
+from sel.frontends.discord.bot import serve_until_stopped
 
 
 class LoopbackResolver(AbstractResolver):
@@ -45,7 +45,7 @@ async def run(port: int, ca_file: str) -> int:
         ),
         "guild_ready_timeout": 0.05,
     }
-    return await serve(load_settings(), **options)
+    return await serve_until_stopped(load_settings(), **options)
 
 
 def main(argv: list[str]) -> int:
@@ -53,7 +53,7 @@ def main(argv: list[str]) -> int:
     faulthandler.enable()  # a SEL that does not stop is sent SIGABRT: every thread's stack goes to the log
     try:
         return asyncio.run(run(int(argv[0]), argv[1]))
-    except KeyboardInterrupt:  # the bench stops SEL with SIGINT, as Ctrl-C stops `sel run`
+    except KeyboardInterrupt:  # Ctrl-C in a terminal that runs the bench
         return 0
     except SelError as err:
         print(f"sel: error: {render_error(err)}", file=sys.stderr)
