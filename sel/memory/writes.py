@@ -102,7 +102,7 @@ def embedded_ahead(
     count = -(-len(drafts) // size)
     if not count:
         return
-    even = -(-len(drafts) // count)  # 100 lines: four steps of 25, not three of 32 and a straggler of 4
+    even = -(-len(drafts) // count)  # 100 lines in steps of at most 64: two of 50, not 64 and a straggler of 36
     steps = [drafts[start : start + even] for start in range(0, len(drafts), even)]
     with ThreadPoolExecutor(ahead, thread_name_prefix="sel-import") as pool:
         pending = deque(pool.submit(core.embed, [d.text for d in step]) for step in steps[:ahead])
