@@ -76,7 +76,7 @@ async def _soak(settings: Settings, pace: Pace, model: Path | None) -> dict[str,
             result["stop_s"] = None if sel.stop_seconds is None else round(sel.stop_seconds, 2)
             result["targets"]["clean_stop"] = "pass" if stopped == 0 else f"fail: SEL exited {stopped} when stopped"
             if stopped != 0:
-                result["stop_log_tail"] = sel.log_tail(40).splitlines()  # why it did not stop: gone with tmp
+                result["stop_log_tail"] = sel.log_tail(40).splitlines()  # the log itself goes with tmp
             result["pass"] = passed(result["targets"])
             return result
     finally:

@@ -4,9 +4,10 @@ and closes; what happens to messages and commands lives in the Cogs."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import signal
+import sys
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -158,8 +159,9 @@ async def serve_until_stopped(settings: Settings, **bot_kwargs: Any) -> int:
             log.info("SIGTERM: stopping")
             main.cancel()
 
-    no_signals = (NotImplementedError, RuntimeError, ValueError)  # not on Unix, or not the main thread
-    with contextlib.suppress(*no_signals):
+    # asyncio takes signal handlers only on Unix and in the main thread (tests may serve from another).
+    handles_signals = sys.platform != "win32" and threading.current_thread() is threading.main_thread()
+    if handles_signals:
         loop.add_signal_handler(signal.SIGTERM, terminate)
     try:
         return await serve(settings, **bot_kwargs)
@@ -168,7 +170,7 @@ async def serve_until_stopped(settings: Settings, **bot_kwargs: Any) -> int:
             return 0
         raise
     finally:
-        with contextlib.suppress(*no_signals):
+        if handles_signals:
             loop.remove_signal_handler(signal.SIGTERM)
 
 
