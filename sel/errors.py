@@ -6,11 +6,21 @@ anything else is a programming error and keeps its traceback.
 
 from __future__ import annotations
 
+import re
+
+# Every character str.splitlines() breaks on.
+_LINE_BREAK = re.compile("[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
+
 
 class SelError(Exception):
     """An error a user can cause and fix. ``str(err)`` is the whole one-line message."""
 
     exit_code = 1
+
+    def __str__(self) -> str:
+        # Messages quote what the person gave (a setting's value, a file name), which may hold line
+        # breaks: they are shown escaped, so the message stays one line and still shows the value.
+        return _LINE_BREAK.sub(lambda m: repr(m.group())[1:-1], super().__str__())
 
 
 class ConfigError(SelError):

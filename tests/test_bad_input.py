@@ -343,3 +343,16 @@ def test_transcribe_says_a_device_or_fifo_is_not_a_regular_file(voice_settings: 
     for path in ("/dev/zero", str(fifo)):
         with pytest.raises(InputError, match="is not a regular file"):
             run_voice(voice_settings, "transcribe", path)
+
+
+def test_a_setting_with_a_line_break_is_named_on_one_line_with_the_break_shown(tmp_path: Path) -> None:
+    """Found by hypothesis: SEL_VISION_MMPROJ="0\\n0" gave a two-line error."""
+    from sel.config import load_settings
+    from sel.errors import ModelError, render_error
+
+    env = {"SEL_DATA_DIR": str(tmp_path / "data"), "SEL_MODELS_DIR": str(tmp_path / "models")}
+    with pytest.raises(ModelError) as caught:
+        load_settings({**env, "SEL_VISION_MMPROJ": "0\n0\u20280"})
+    line = render_error(caught.value)
+    assert line.splitlines() == [line]
+    assert line.startswith("SEL_VISION_MMPROJ=0\\n0\\u20280: file not found"), line

@@ -96,6 +96,10 @@ class SelProcess:
         text = self.log.read_text(encoding="utf-8", errors="replace") if self.log.exists() else ""
         return "\n".join(text.splitlines()[-lines:])
 
+    def log_tail_line(self) -> str:
+        """The end of SEL's log as one line, for an error message."""
+        return " | ".join(self.log_tail().splitlines())
+
     async def scrape(self) -> dict[str, float]:
         """SEL's /metrics page, sample name -> value (None of SEL's own figures carry labels)."""
         import aiohttp
@@ -145,9 +149,9 @@ async def _until_ready(sel: SelProcess, out: Path) -> None:
     deadline = loop.time() + READY_TIMEOUT_S
     while "SEL is ready" not in out.read_text(encoding="utf-8", errors="replace"):
         if sel.process.returncode is not None:
-            raise SelError(f"SEL stopped before it was ready (exit {sel.process.returncode}):\n{sel.log_tail()}")
+            raise SelError(f"SEL stopped before it was ready (exit {sel.process.returncode}): {sel.log_tail_line()}")
         if loop.time() > deadline:
-            raise SelError(f"SEL was not ready after {READY_TIMEOUT_S:.0f} s:\n{sel.log_tail()}")
+            raise SelError(f"SEL was not ready after {READY_TIMEOUT_S:.0f} s: {sel.log_tail_line()}")
         await asyncio.sleep(0.2)
 
 
